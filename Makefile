@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make up` and `make test`. Each bootstraps .venv.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.bootstrapped
+ENV := source cluster/local/env.sh &&
+
+.PHONY: help bootstrap up down status test lint fmt
+
+help:
+	@echo "make up      start a local Ray cluster, deploy serve_config.yaml, print URLs"
+	@echo "make down    stop what make up started"
+	@echo "make status  serve status of the local cluster"
+	@echo "make test    run the test suite (starts its own private cluster)"
+	@echo "make lint    ruff + mypy"
+
+# Re-runs only when the dependency list changes; torch/ray pins live in constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+bootstrap: $(STAMP)
+
+up: bootstrap
+	@$(ENV) cluster/local/start.sh
+	@$(ENV) cluster/local/deploy.sh serve_config.yaml
+	@$(ENV) cluster/local/urls.sh
+
+down:
+	@$(ENV) cluster/local/stop.sh
+
+status: bootstrap
+	@$(ENV) serve status
+
+test: bootstrap
+	$(BIN)/pytest
+
+lint: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy deployments cluster tests
+
+fmt: bootstrap
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Start the local Ray head node for this checkout; does nothing if it already runs.
+# All of its processes share one session id, recorded so stop.sh stops exactly them.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+mkdir -p "$RUN_DIR" "$RAY_TMPDIR"
+SID_FILE=$RUN_DIR/head.sid
+
+running() { [[ -f $SID_FILE ]] && pgrep -s "$(cat "$SID_FILE")" >/dev/null 2>&1; }
+
+if running; then
+  echo "ray head already running (session $(cat "$SID_FILE"), dashboard $RAY_DASHBOARD_ADDRESS)"
+  exit 0
+fi
+
+# Token auth is on (env.sh): create the cluster token on first use, readable only by us.
+if [[ -z ${RAY_AUTH_TOKEN:-} && ! -s ${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/auth_token} ]]; then
+  (umask 077 && ray get-auth-token --generate >/dev/null)
+  echo "generated a Ray cluster token in ${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/auth_token}"
+fi
+
+# setsid puts Ray in a session of its own; --block keeps `ray start` as its leader.
+setsid bash -c 'echo $$ > "$0"; exec "$@"' "$SID_FILE" \
+  ray start --head --block \
+  --port "$RAY_PORT" \
+  --dashboard-host 127.0.0.1 --dashboard-port "$DASHBOARD_PORT" \
+  --metrics-export-port "$METRICS_PORT" \
+  --ray-client-server-port "$CLIENT_PORT" \
+  --dashboard-agent-listen-port "$AGENT_PORT" \
+  --dashboard-agent-grpc-port "$AGENT_GRPC_PORT" \
+  --runtime-env-agent-port "$RUNTIME_ENV_AGENT_PORT" \
+  --num-cpus "$HEAD_CPUS" \
+  --disable-usage-stats \
+  >"$RUN_DIR/head.log" 2>&1 </dev/null &
+launcher=$!
+
+for _ in $(seq 1 90); do
+  if ray status --address "127.0.0.1:$RAY_PORT" >/dev/null 2>&1; then
+    echo "ray head up: gcs 127.0.0.1:$RAY_PORT, dashboard $RAY_DASHBOARD_ADDRESS, metrics :$METRICS_PORT"
+    exit 0
+  fi
+  if ! kill -0 "$launcher" 2>/dev/null; then
+    echo "ray head failed to start; last lines of $RUN_DIR/head.log:" >&2
+    tail -n 30 "$RUN_DIR/head.log" >&2
+    rm -f "$SID_FILE"
+    exit 1
+  fi
+  sleep 1
+done
+echo "ray head did not become ready in 90 s; see $RUN_DIR/head.log" >&2
+exit 1

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Print where everything started by `make up` can be reached.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cat <<TXT
+
+  API          http://127.0.0.1:$SERVE_PORT/v1/embeddings
+  OpenAPI docs http://127.0.0.1:$SERVE_PORT/docs
+  Ray dashboard $RAY_DASHBOARD_ADDRESS
+  Ray metrics  http://127.0.0.1:$METRICS_PORT/metrics
+
+  Try:   curl -s 127.0.0.1:$SERVE_PORT/v1/embeddings -H 'content-type: application/json' \\
+           -d '{"input":["hello world"],"model":"all-MiniLM-L6-v2"}'
+  CLI:   source cluster/local/env.sh && serve status
+TXT

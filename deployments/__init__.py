@@ -1,0 +1,1 @@
+"""Ray Serve application: a FastAPI ingress routing to batched PyTorch model deployments."""

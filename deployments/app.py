@@ -1,0 +1,20 @@
+"""``deployments.app:build_app`` — the single import path of the Serve application."""
+
+from typing import cast
+
+from ray.serve import Application, Deployment
+
+from deployments.config import AppArgs
+from deployments.embedding_model import EmbeddingModel
+from deployments.ingress import Ingress
+
+
+def build_app(args: AppArgs) -> Application:
+    """One deployment per model (named after it) behind one FastAPI ingress.
+
+    The annotation must stay a real class (no postponed annotations in this module):
+    Serve reads it to validate `args` from serve_config.yaml into AppArgs.
+    """
+    model = cast(Deployment, EmbeddingModel)  # @serve.deployment returns a Deployment
+    models = {m.name: model.options(name=m.name).bind(m) for m in args.models}
+    return cast(Deployment, Ingress).bind(args, models)

@@ -1,0 +1,101 @@
+"""Typed application arguments, read from ``applications[].args`` in serve_config.yaml."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class BatchConfig(BaseModel):
+    """Live batching knobs, applied through ``user_config`` without restarting replicas."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch_size: int = Field(
+        32, ge=1, le=4096, description="Most inputs (items, not requests) run in one forward pass."
+    )
+    batch_wait_timeout_s: float = Field(
+        0.005,
+        ge=0.0,
+        le=10.0,
+        description="How long the first queued item waits for others before a partial batch runs.",
+    )
+
+
+class EmbeddingModelArgs(BaseModel):
+    """One served embedding model; it becomes its own Serve deployment named ``name``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        description="Model id clients pass as `model`; also the Serve deployment name.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+    )
+    source: str = Field(
+        description="Directory with a sentence-transformers model, or `package:<module>` "
+        "for weights shipped inside an installed Python package."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="`auto` uses the GPU when the replica was given one (`num_gpus`)."
+    )
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto", description="`auto` is float16 on GPU and float32 on CPU."
+    )
+    max_seq_length: int | None = Field(
+        None, ge=1, description="Token limit per input; defaults to the model's own."
+    )
+    truncate: bool = Field(
+        True,
+        description="Cut inputs longer than max_seq_length (as sentence-transformers does); "
+        "when false they are rejected with 422.",
+    )
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Intra-op CPU threads per replica; defaults to Ray's OMP_NUM_THREADS.",
+    )
+    owned_by: str = Field("sentence-transformers", description="Shown in GET /v1/models.")
+
+
+class RequestLimits(BaseModel):
+    """Limits the ingress enforces before any work reaches a model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_request_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest accepted request body; larger gets 413."
+    )
+    max_inputs_per_request: int = Field(
+        512, ge=1, description="Most strings in one `input` list; more gets 422."
+    )
+    max_input_chars: int = Field(
+        16384, ge=1, description="Longest accepted string in characters; longer gets 422."
+    )
+    retry_after_s: int = Field(
+        1, ge=1, description="`Retry-After` sent with 503 when a model's queue is full."
+    )
+    ready_timeout_s: float = Field(
+        2.0, gt=0, description="How long /readyz waits for each model deployment to answer."
+    )
+
+
+class AppArgs(BaseModel):
+    """Arguments of ``deployments.app:build_app``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[EmbeddingModelArgs] = Field(
+        min_length=1, description="Embedding models to serve, each as its own deployment."
+    )
+    limits: RequestLimits = Field(
+        default_factory=RequestLimits, description="Request limits enforced by the ingress."
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: list[EmbeddingModelArgs]) -> list[EmbeddingModelArgs]:
+        names = [m.name for m in models]
+        if len(names) != len(set(names)):
+            raise ValueError(f"model names must be unique: {names}")
+        return models

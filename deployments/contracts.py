@@ -1,0 +1,53 @@
+"""What a model deployment tells the ingress about itself (Triton-style I/O contract).
+
+Shared by the model (which fills it) and the ingress (which serves it); plain pydantic,
+no torch and no HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from deployments.config import BatchConfig
+
+
+class TensorSpec(BaseModel):
+    name: str = Field(description="Tensor name.")
+    datatype: Literal["string", "float32", "float16", "int64"] = Field(description="Element type.")
+    shape: list[int] = Field(description="Shape; -1 is variable (the first axis is the batch).")
+    description: str = Field("", description="What the tensor holds.")
+
+
+class ModelContract(BaseModel):
+    inputs: list[TensorSpec] = Field(description="Accepted inputs.")
+    outputs: list[TensorSpec] = Field(description="Produced outputs.")
+    max_tokens_per_input: int = Field(description="Longer inputs are truncated or rejected.")
+    truncates: bool = Field(description="Whether over-long inputs are truncated (else 422).")
+    normalized: bool = Field(True, description="Output vectors have unit L2 norm.")
+
+
+class ModelInfo(BaseModel):
+    """A model deployment's self-description, returned by its ``info`` method."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    name: str
+    kind: Literal["embedding"] = "embedding"
+    dimensions: int
+    device: str
+    dtype: str
+    contract: ModelContract
+    batching: BatchConfig
+
+
+class EmbedResult(BaseModel):
+    """The model's answer to one ``embed`` call."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    vectors: np.ndarray = Field(description="float32 [n, dimensions], unit rows.")
+    token_counts: list[int] = Field(description="Tokens the model used per input.")
+    batch_size: int = Field(description="Largest batch (in items) any of these inputs ran in.")

@@ -1,0 +1,171 @@
+"""The embedding model deployment: dynamic batching by items around a SentenceEncoder.
+
+Knows nothing of HTTP. Each ``embed`` call carries one request's texts; they are cut into
+chunks no bigger than a batch and queued, and ``@serve.batch`` packs chunks from many
+requests into one forward pass whose size is counted in items, not requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+from ray import serve
+
+from deployments.config import BatchConfig, EmbeddingModelArgs
+from deployments.contracts import EmbedResult, ModelContract, ModelInfo, TensorSpec
+from deployments.encoder import Encoded, SentenceEncoder
+from deployments.errors import InvalidInputError, ModelUnavailableError
+
+logger = logging.getLogger("ray.serve")
+
+_DEFAULT_BATCH = BatchConfig()
+
+
+def _items_in(chunks: list[list[str]]) -> int:
+    return sum(len(chunk) for chunk in chunks)
+
+
+class _ChunkResult:
+    __slots__ = ("batch_size", "token_counts", "vectors")
+
+    def __init__(self, vectors: np.ndarray, token_counts: list[int], batch_size: int) -> None:
+        self.vectors = vectors
+        self.token_counts = token_counts
+        self.batch_size = batch_size
+
+
+@serve.deployment(
+    max_ongoing_requests=64,
+    ray_actor_options={"num_cpus": 1},
+    health_check_period_s=10,
+)
+class EmbeddingModel:
+    def __init__(self, args: EmbeddingModelArgs) -> None:
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
+        elif os.environ.get("OMP_NUM_THREADS"):
+            torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        self._args = args
+        self._encoder = SentenceEncoder.load(
+            args.source,
+            device=args.device,
+            dtype=args.dtype,
+            max_seq_length=args.max_seq_length,
+            truncate=args.truncate,
+        )
+        # One thread runs the model so the event loop keeps accepting (and batching)
+        # requests while a forward pass is in flight.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
+        self._batch = _DEFAULT_BATCH
+        self._failure: str | None = None
+        logger.info(
+            "loaded %s on %s (%s), %d threads",
+            args.name,
+            self._encoder.device,
+            self._encoder.dtype,
+            torch.get_num_threads(),
+        )
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        self._batch = BatchConfig.model_validate(user_config or {})
+        batcher: Any = self._run_batch  # @serve.batch adds these setters at run time
+        batcher.set_max_batch_size(self._batch.max_batch_size)
+        batcher.set_batch_wait_timeout_s(self._batch.batch_wait_timeout_s)
+        logger.info("batching for %s: %s", self._args.name, self._batch.model_dump())
+
+    def check_health(self) -> None:
+        if self._failure is not None:
+            raise RuntimeError(f"model {self._args.name} is broken: {self._failure}")
+
+    def info(self) -> ModelInfo:
+        enc = self._encoder
+        return ModelInfo(
+            name=self._args.name,
+            dimensions=enc.dimensions,
+            device=str(enc.device),
+            dtype=str(enc.dtype).removeprefix("torch."),
+            batching=self._batch,
+            contract=ModelContract(
+                inputs=[
+                    TensorSpec(name="input", datatype="string", shape=[-1], description="texts")
+                ],
+                outputs=[
+                    TensorSpec(
+                        name="embedding",
+                        datatype="float32",
+                        shape=[-1, enc.dimensions],
+                        description="mean-pooled, L2-normalised sentence embeddings",
+                    )
+                ],
+                max_tokens_per_input=enc.max_seq_length,
+                truncates=enc.truncate,
+            ),
+        )
+
+    async def embed(self, texts: list[str]) -> EmbedResult:
+        if not texts:
+            raise InvalidInputError("no inputs to embed", param="input")
+        if self._failure is not None:
+            raise ModelUnavailableError(f"model {self._args.name} is unhealthy")
+        size = self._batch.max_batch_size
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        results: list[_ChunkResult | Exception] = await asyncio.gather(
+            *map(self._run_batch, chunks)
+        )
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        done = [r for r in results if isinstance(r, _ChunkResult)]
+        return EmbedResult(
+            vectors=np.concatenate([r.vectors for r in done]),
+            token_counts=[n for r in done for n in r.token_counts],
+            batch_size=max(r.batch_size for r in done),
+        )
+
+    @serve.batch(
+        max_batch_size=_DEFAULT_BATCH.max_batch_size,
+        batch_wait_timeout_s=_DEFAULT_BATCH.batch_wait_timeout_s,
+        batch_size_fn=_items_in,
+    )
+    async def _run_batch(self, chunks: list[list[str]]) -> list[_ChunkResult | Exception]:
+        flat = [text for chunk in chunks for text in chunk]
+        try:
+            encoded = await self._forward(flat)
+        except InvalidInputError:
+            # One request's bad input must not fail the others batched with it.
+            return [await self._run_alone(chunk) for chunk in chunks]
+        out: list[_ChunkResult | Exception] = []
+        start = 0
+        for chunk in chunks:
+            end = start + len(chunk)
+            out.append(
+                _ChunkResult(encoded.vectors[start:end], encoded.token_counts[start:end], len(flat))
+            )
+            start = end
+        return out
+
+    async def _run_alone(self, chunk: list[str]) -> _ChunkResult | Exception:
+        try:
+            encoded = await self._forward(chunk)
+        except InvalidInputError as exc:
+            return exc
+        return _ChunkResult(encoded.vectors, encoded.token_counts, len(chunk))
+
+    async def _forward(self, texts: list[str]) -> Encoded:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._encoder.encode, texts)
+        except InvalidInputError:
+            raise
+        except Exception as exc:
+            # Anything but bad input means the model itself is broken (e.g. a CUDA
+            # error): fail health checks so Serve replaces this replica.
+            self._failure = f"{type(exc).__name__}: {exc}"
+            logger.exception("forward pass failed; marking %s unhealthy", self._args.name)
+            raise

@@ -1,0 +1,171 @@
+"""The one place where errors become HTTP responses (OpenAI-style JSON bodies).
+
+Every exception the ingress can meet, whether ours, FastAPI's or Ray's, is mapped here
+to a status code; anything unknown becomes a 500 without a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from ray.exceptions import RayTaskError
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from deployments.errors import (
+    InvalidInputError,
+    ModelNotFoundError,
+    ModelUnavailableError,
+    OverloadedError,
+    PayloadTooLargeError,
+    ServingError,
+)
+from deployments.schemas import ErrorResponse
+
+logger = logging.getLogger("ray.serve")
+
+# Most specific class first: the first isinstance match wins.
+STATUS_BY_ERROR: list[tuple[type[ServingError], int]] = [
+    (ModelNotFoundError, 404),
+    (PayloadTooLargeError, 413),
+    (InvalidInputError, 422),
+    (OverloadedError, 503),
+    (ModelUnavailableError, 503),
+]
+
+ERROR_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    503: "service_unavailable_error",
+}
+
+# Overload from Ray itself (a model's max_queued_requests reached) gets this Retry-After.
+DEFAULT_RETRY_AFTER_S = 1
+
+
+def error_body(status: int, message: str, code: str, param: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": ERROR_TYPE_BY_STATUS.get(status, "server_error"),
+            "param": param,
+            "code": code,
+        }
+    }
+
+
+def error_response(
+    status: int,
+    message: str,
+    code: str,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, code, param), status, headers=headers)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    # Errors raised inside a model replica arrive wrapped in a RayTaskError.
+    while isinstance(exc, RayTaskError) and exc.cause is not None:
+        exc = exc.cause
+    return exc
+
+
+def response_for(exc: BaseException, request_id: str = "") -> JSONResponse:
+    exc = _unwrap(exc)
+    if isinstance(exc, ServingError):
+        status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+        headers = None
+        if isinstance(exc, OverloadedError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
+        return error_response(status, exc.message, exc.code, exc.param, headers)
+    if isinstance(exc, BackPressureError):
+        return error_response(
+            503,
+            "the model is at capacity; retry later",
+            "overloaded",
+            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
+        )
+    if isinstance(exc, DeploymentUnavailableError):
+        return error_response(503, "the model deployment is unavailable", "model_unavailable")
+    logger.error("unhandled error (request %s)", request_id, exc_info=exc)
+    return error_response(500, "internal server error", "internal_error")
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        return (
+            f"request body is not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})",
+            None,
+        )
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    where = f"{param}: " if param else ""
+    return f"{where}{first.get('msg', 'invalid request')}", param
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    message, param = _validation_message(exc)
+    return error_response(422, message, "invalid_request", param)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = "error"
+    message = exc.detail if isinstance(exc.detail, str) else phrase
+    code = phrase.lower().replace(" ", "_")
+    return error_response(exc.status_code, message, code, headers=dict(exc.headers or {}))
+
+
+class ErrorMiddleware:
+    """Turns any exception that escapes a route into a mapped JSON error response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            headers = dict(scope.get("headers") or [])
+            request_id = headers.get(b"x-request-id", b"").decode("latin-1")
+            await response_for(exc, request_id)(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_middleware(ErrorMiddleware)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the given error statuses."""
+    return {s: {"model": ErrorResponse, "description": HTTPStatus(s).phrase} for s in statuses}

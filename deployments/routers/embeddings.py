@@ -1,0 +1,64 @@
+"""POST /v1/embeddings, compatible with the OpenAI embeddings API."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from deployments.contracts import EmbedResult
+from deployments.errors import InvalidInputError
+from deployments.http_errors import documented
+from deployments.schemas import EmbeddingRequest, EmbeddingResponse
+from deployments.state import State
+
+router = APIRouter(prefix="/v1/embeddings", tags=["embeddings"])
+
+BATCH_SIZE_HEADER = "x-batch-size"
+
+
+def _render(body: EmbeddingRequest, result: EmbedResult) -> bytes:
+    vectors = result.vectors
+    if body.encoding_format == "base64":
+        rows: list = [base64.b64encode(v.astype("<f4").tobytes()).decode() for v in vectors]
+    else:
+        rows = list(vectors)  # numpy rows; orjson writes them without a Python float list
+    tokens = sum(result.token_counts)
+    return orjson.dumps(
+        {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": row} for i, row in enumerate(rows)
+            ],
+            "model": body.model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        },
+        option=orjson.OPT_SERIALIZE_NUMPY,
+    )
+
+
+@router.post(
+    "",
+    response_model=EmbeddingResponse,
+    summary="Embed one text or a list of texts.",
+    responses=documented(404, 413, 422, 500, 503),
+)
+async def create_embeddings(body: EmbeddingRequest, state: State) -> Response:
+    handle = state.handle(body.model)
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    state.check_inputs(texts)
+    if body.dimensions is not None:
+        dims = await state.dimensions(body.model)
+        if body.dimensions != dims:
+            raise InvalidInputError(
+                f"model {body.model} produces {dims} dimensions, not {body.dimensions}",
+                param="dimensions",
+            )
+    result: EmbedResult = await handle.embed.remote(texts)
+    return Response(
+        _render(body, result),
+        media_type="application/json",
+        headers={BATCH_SIZE_HEADER: str(result.batch_size)},
+    )

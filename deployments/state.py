@@ -1,0 +1,94 @@
+"""What the routers need from the running ingress replica, as FastAPI dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import Depends
+from ray.serve.handle import DeploymentHandle
+
+from deployments.config import AppArgs
+from deployments.contracts import ModelInfo
+from deployments.errors import InvalidInputError, ModelNotFoundError, ModelUnavailableError
+
+
+class ServingState:
+    def __init__(self, args: AppArgs, models: dict[str, DeploymentHandle]) -> None:
+        self.args = args
+        self.limits = args.limits
+        self.models = models
+        self.owned_by = {m.name: m.owned_by for m in args.models}
+        self.created = int(time.time())
+        self._dimensions: dict[str, int] = {}
+
+    def handle(self, model: str) -> DeploymentHandle:
+        try:
+            return self.models[model]
+        except KeyError:
+            raise ModelNotFoundError(
+                f"model {model!r} is not served; see GET /v1/models", param="model"
+            ) from None
+
+    def check_inputs(self, texts: list[str]) -> None:
+        limits = self.limits
+        if not texts:
+            raise InvalidInputError("input must not be empty", param="input")
+        if len(texts) > limits.max_inputs_per_request:
+            raise InvalidInputError(
+                f"input has {len(texts)} items; at most "
+                f"{limits.max_inputs_per_request} are accepted per request",
+                param="input",
+            )
+        for i, text in enumerate(texts):
+            if not text:
+                raise InvalidInputError(f"input[{i}] is an empty string", param="input")
+            if len(text) > limits.max_input_chars:
+                raise InvalidInputError(
+                    f"input[{i}] has {len(text)} characters; at most "
+                    f"{limits.max_input_chars} are accepted",
+                    param="input",
+                )
+
+    async def info(self, model: str) -> ModelInfo:
+        info: ModelInfo = await asyncio.wait_for(
+            self.handle(model).info.remote(), self.limits.ready_timeout_s
+        )
+        self._dimensions[model] = info.dimensions
+        return info
+
+    async def dimensions(self, model: str) -> int:
+        if model not in self._dimensions:
+            await self.info(model)
+        return self._dimensions[model]
+
+    async def probe(self, model: str) -> ModelInfo | None:
+        """The model's info, or None if it did not answer in time."""
+        try:
+            return await self.info(model)
+        except Exception:
+            return None
+
+
+# Serve pickles the FastAPI app into each replica, so the ingress's __init__ cannot reach
+# the app object that actually serves; both meet here, in this module's one copy per process.
+_current: ServingState | None = None
+
+
+def set_state(state: ServingState) -> None:
+    global _current
+    _current = state
+
+
+def get_state() -> ServingState:
+    if _current is None:
+        raise ModelUnavailableError("the ingress is still starting")
+    return _current
+
+
+def max_request_bytes() -> int:
+    return get_state().limits.max_request_bytes
+
+
+State = Annotated[ServingState, Depends(get_state)]
