@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,14 +22,25 @@ from deployments.config import BatchConfig, EmbeddingModelArgs
 from deployments.contracts import EmbedResult, ModelContract, ModelInfo, TensorSpec
 from deployments.encoder import Encoded, SentenceEncoder
 from deployments.errors import InvalidInputError, ModelUnavailableError
+from deployments.metrics import ModelMetrics
 
 logger = logging.getLogger("ray.serve")
 
 _DEFAULT_BATCH = BatchConfig()
 
 
-def _items_in(chunks: list[list[str]]) -> int:
-    return sum(len(chunk) for chunk in chunks)
+class _Chunk:
+    """Part of one request's texts, at most one batch long, stamped on arrival."""
+
+    __slots__ = ("arrived", "texts")
+
+    def __init__(self, texts: list[str], arrived: float) -> None:
+        self.texts = texts
+        self.arrived = arrived
+
+
+def _items_in(chunks: list[_Chunk]) -> int:
+    return sum(len(chunk.texts) for chunk in chunks)
 
 
 class _ChunkResult:
@@ -64,6 +76,7 @@ class EmbeddingModel:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
         self._batch = _DEFAULT_BATCH
         self._failure: str | None = None
+        self._metrics = ModelMetrics(args.name)
         logger.info(
             "loaded %s on %s (%s), %d threads",
             args.name,
@@ -114,7 +127,8 @@ class EmbeddingModel:
         if self._failure is not None:
             raise ModelUnavailableError(f"model {self._args.name} is unhealthy")
         size = self._batch.max_batch_size
-        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        now = time.perf_counter()
+        chunks = [_Chunk(texts[i : i + size], now) for i in range(0, len(texts), size)]
         results: list[_ChunkResult | Exception] = await asyncio.gather(
             *map(self._run_batch, chunks)
         )
@@ -133,17 +147,25 @@ class EmbeddingModel:
         batch_wait_timeout_s=_DEFAULT_BATCH.batch_wait_timeout_s,
         batch_size_fn=_items_in,
     )
-    async def _run_batch(self, chunks: list[list[str]]) -> list[_ChunkResult | Exception]:
-        flat = [text for chunk in chunks for text in chunk]
+    async def _run_batch(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
+        flat = [text for chunk in chunks for text in chunk.texts]
+        started = time.perf_counter()
         try:
             encoded = await self._forward(flat)
         except InvalidInputError:
             # One request's bad input must not fail the others batched with it.
-            return [await self._run_alone(chunk) for chunk in chunks]
+            return [await self._run_alone(chunk.texts) for chunk in chunks]
+        self._metrics.record_batch(
+            size=len(flat),
+            max_batch_size=self._batch.max_batch_size,
+            seconds=time.perf_counter() - started,
+            token_counts=encoded.token_counts,
+            waits=[started - chunk.arrived for chunk in chunks],
+        )
         out: list[_ChunkResult | Exception] = []
         start = 0
         for chunk in chunks:
-            end = start + len(chunk)
+            end = start + len(chunk.texts)
             out.append(
                 _ChunkResult(encoded.vectors[start:end], encoded.token_counts[start:end], len(flat))
             )

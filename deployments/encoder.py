@@ -110,7 +110,7 @@ class SentenceEncoder:
             texts,
             padding=True,
             truncation=self.truncate,
-            max_length=self.max_seq_length,
+            max_length=self.max_seq_length if self.truncate else None,
             return_tensors="pt",
         )
         mask = batch["attention_mask"]

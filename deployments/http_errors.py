@@ -10,6 +10,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -74,6 +75,11 @@ def error_response(
     return JSONResponse(error_body(status, message, code, param), status, headers=headers)
 
 
+def note_error(state: dict[str, Any], code: str) -> None:
+    """Leave the error code where the request-metrics middleware will read it."""
+    state["error_code"] = code
+
+
 def _unwrap(exc: BaseException) -> BaseException:
     # Errors raised inside a model replica arrive wrapped in a RayTaskError.
     while isinstance(exc, RayTaskError) and exc.cause is not None:
@@ -102,6 +108,11 @@ def response_for(exc: BaseException, request_id: str = "") -> JSONResponse:
     return error_response(500, "internal server error", "internal_error")
 
 
+def error_code_of(response: JSONResponse) -> str:
+    code: str = orjson.loads(response.body)["error"]["code"]
+    return code
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     first = exc.errors()[0] if exc.errors() else {}
     if first.get("type") == "json_invalid":
@@ -118,6 +129,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     message, param = _validation_message(exc)
+    note_error(request.scope.setdefault("state", {}), "invalid_request")
     return error_response(422, message, "invalid_request", param)
 
 
@@ -129,6 +141,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         phrase = "error"
     message = exc.detail if isinstance(exc.detail, str) else phrase
     code = phrase.lower().replace(" ", "_")
+    note_error(request.scope.setdefault("state", {}), code)
     return error_response(exc.status_code, message, code, headers=dict(exc.headers or {}))
 
 
@@ -157,7 +170,9 @@ class ErrorMiddleware:
                 raise
             headers = dict(scope.get("headers") or [])
             request_id = headers.get(b"x-request-id", b"").decode("latin-1")
-            await response_for(exc, request_id)(scope, receive, send)
+            response = response_for(exc, request_id)
+            note_error(scope.setdefault("state", {}), error_code_of(response))
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

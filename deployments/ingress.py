@@ -12,6 +12,7 @@ from ray.serve.handle import DeploymentHandle
 from deployments import http_errors
 from deployments.config import AppArgs
 from deployments.limits import BodySizeLimitMiddleware
+from deployments.request_metrics import RequestMetricsMiddleware
 from deployments.routers import embeddings, health, models
 from deployments.state import ServingState, max_request_bytes, set_state
 
@@ -28,6 +29,8 @@ def create_app() -> FastAPI:
     # Added first so it runs inside the error middleware, which turns its 413 into JSON.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes_getter=max_request_bytes)
     http_errors.install(app)
+    # Outermost, so it sees the final status of every request, errors included.
+    app.add_middleware(RequestMetricsMiddleware)
     return app
 
 

@@ -7,11 +7,17 @@ import time
 from typing import Annotated
 
 from fastapi import Depends
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 
 from deployments.config import AppArgs
-from deployments.contracts import ModelInfo
-from deployments.errors import InvalidInputError, ModelNotFoundError, ModelUnavailableError
+from deployments.contracts import EmbedResult, ModelInfo
+from deployments.errors import (
+    InvalidInputError,
+    ModelNotFoundError,
+    ModelUnavailableError,
+    OverloadedError,
+)
 
 
 class ServingState:
@@ -50,6 +56,20 @@ class ServingState:
                     f"{limits.max_input_chars} are accepted",
                     param="input",
                 )
+
+    async def embed(self, model: str, texts: list[str]) -> EmbedResult:
+        try:
+            result: EmbedResult = await self.handle(model).embed.remote(texts)
+        except BackPressureError:
+            # Translated here: Serve installs its own handler for BackPressureError in
+            # the FastAPI app, which would answer in plain text without Retry-After.
+            raise OverloadedError(
+                f"model {model} is at capacity; retry later",
+                retry_after_s=self.limits.retry_after_s,
+            ) from None
+        except DeploymentUnavailableError:
+            raise ModelUnavailableError(f"model {model} has no running replica") from None
+        return result
 
     async def info(self, model: str) -> ModelInfo:
         info: ModelInfo = await asyncio.wait_for(

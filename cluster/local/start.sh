@@ -35,7 +35,9 @@ setsid bash -c 'echo $$ > "$0"; exec "$@"' "$SID_FILE" \
 launcher=$!
 
 for _ in $(seq 1 90); do
-  if ray status --address "127.0.0.1:$RAY_PORT" >/dev/null 2>&1; then
+  # Ready = the GCS answers and the dashboard (which `serve deploy` talks to) serves HTTP.
+  if ray status --address "127.0.0.1:$RAY_PORT" >/dev/null 2>&1 &&
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$RAY_DASHBOARD_ADDRESS/api/version") != 000 ]]; then
     echo "ray head up: gcs 127.0.0.1:$RAY_PORT, dashboard $RAY_DASHBOARD_ADDRESS, metrics :$METRICS_PORT"
     exit 0
   fi

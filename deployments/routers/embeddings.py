@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from deployments.contracts import EmbedResult
 from deployments.errors import InvalidInputError
 from deployments.http_errors import documented
+from deployments.request_metrics import note_model
 from deployments.schemas import EmbeddingRequest, EmbeddingResponse
 from deployments.state import State
 
@@ -45,8 +46,9 @@ def _render(body: EmbeddingRequest, result: EmbedResult) -> bytes:
     summary="Embed one text or a list of texts.",
     responses=documented(404, 413, 422, 500, 503),
 )
-async def create_embeddings(body: EmbeddingRequest, state: State) -> Response:
-    handle = state.handle(body.model)
+async def create_embeddings(body: EmbeddingRequest, state: State, request: Request) -> Response:
+    state.handle(body.model)  # 404 before any other check
+    note_model(request.scope.setdefault("state", {}), body.model)
     texts = [body.input] if isinstance(body.input, str) else body.input
     state.check_inputs(texts)
     if body.dimensions is not None:
@@ -56,7 +58,7 @@ async def create_embeddings(body: EmbeddingRequest, state: State) -> Response:
                 f"model {body.model} produces {dims} dimensions, not {body.dimensions}",
                 param="dimensions",
             )
-    result: EmbedResult = await handle.embed.remote(texts)
+    result = await state.embed(body.model, texts)
     return Response(
         _render(body, result),
         media_type="application/json",

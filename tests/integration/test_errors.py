@@ -1,0 +1,138 @@
+"""Every documented error status, produced by the real cluster, with an OpenAI-style body."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.live_cluster import MODEL
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, str]:
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith("application/json")
+    error: dict[str, str] = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"]
+    return error
+
+
+def post(client: httpx.Client, body: object, path: str = "/v1/embeddings") -> httpx.Response:
+    return client.post(path, json=body)
+
+
+@pytest.fixture
+def tight(tight_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=tight_url, timeout=60) as c:
+        yield c
+
+
+def test_unknown_model_is_404(client: httpx.Client) -> None:
+    error = error_of(post(client, {"input": "x", "model": "gpt-9"}), 404)
+    assert error["code"] == "model_not_found" and error["param"] == "model"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": [], "model": MODEL}, "input"),
+        ({"input": "", "model": MODEL}, "input"),
+        ({"input": ["ok", ""], "model": MODEL}, "input"),
+        ({"input": 42, "model": MODEL}, "input.str"),
+        ({"input": [1, 2], "model": MODEL}, "input.str"),
+        ({"model": MODEL}, "input"),
+        ({"input": "x"}, "model"),
+        ({"input": "x", "model": MODEL, "encoding_format": "fp8"}, "encoding_format"),
+        ({"input": "x", "model": MODEL, "dimensions": 128}, "dimensions"),
+    ],
+)
+def test_invalid_input_is_422(client: httpx.Client, body: dict[str, object], param: str) -> None:
+    error = error_of(post(client, body), 422)
+    assert error["param"] == param
+    assert error["type"] == "invalid_request_error"
+
+
+def test_malformed_json_is_422(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/embeddings", content=b'{"input": ', headers={"content-type": "application/json"}
+    )
+    assert "JSON" in error_of(response, 422)["message"]
+
+
+def test_too_many_inputs_is_422(tight: httpx.Client) -> None:
+    error = error_of(post(tight, {"input": ["a"] * 5, "model": MODEL}), 422)
+    assert "at most 4" in error["message"]
+
+
+def test_too_many_characters_is_422(tight: httpx.Client) -> None:
+    error = error_of(post(tight, {"input": "x" * 201, "model": MODEL}), 422)
+    assert "at most 200" in error["message"]
+
+
+def test_too_many_tokens_without_truncation_is_422(tight: httpx.Client) -> None:
+    words = " ".join(["word"] * 30)  # 32 tokens > max_seq_length 16
+    error = error_of(post(tight, {"input": words, "model": MODEL}), 422)
+    assert error["code"] == "input_too_long"
+
+
+def test_body_too_large_is_413(tight: httpx.Client) -> None:
+    # Valid fields alone cannot pass 2 KiB under these limits; unknown fields are ignored.
+    body = {"input": "x", "model": MODEL, "padding": "p" * 3000}
+    error = error_of(post(tight, body), 413)
+    assert error["code"] == "payload_too_large"
+
+
+def test_chunked_body_too_large_is_413(tight: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"model": "' + MODEL.encode() + b'", "input": ["'
+        for _ in range(10):
+            yield b"y" * 500
+        yield b'"]}'
+
+    response = tight.post(
+        "/v1/embeddings", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    error_of(response, 413)
+
+
+def test_unknown_route_and_wrong_method_are_json(client: httpx.Client) -> None:
+    error_of(client.get("/v1/nothing-here"), 404)
+    error_of(client.get("/v1/embeddings"), 405)
+
+
+def test_overload_is_fast_503_with_retry_after(tight_url: str) -> None:
+    """One replica admitting one request and queueing one more: a burst must be shed."""
+
+    async def burst() -> list[tuple[httpx.Response, float]]:
+        async with httpx.AsyncClient(base_url=tight_url, timeout=60) as c:
+
+            async def one(i: int) -> tuple[httpx.Response, float]:
+                start = time.perf_counter()
+                r = await c.post(
+                    "/v1/embeddings", json={"input": [f"load {i}"] * 4, "model": MODEL}
+                )
+                return r, time.perf_counter() - start
+
+            return await asyncio.gather(*(one(i) for i in range(40)))
+
+    results = asyncio.run(burst())
+    statuses = [r.status_code for r, _ in results]
+    shed = [(r, t) for r, t in results if r.status_code == 503]
+    shed_s = sorted(t for _, t in shed)
+    median_ms = 1000 * shed_s[len(shed_s) // 2] if shed_s else float("nan")
+    print(
+        f"overload burst of 40: {statuses.count(200)} ok, {len(shed)} shed with 503, "
+        f"median time to 503 {median_ms:.0f} ms"
+    )
+    assert set(statuses) <= {200, 503}
+    assert shed and statuses.count(200) >= 2
+    # Shedding is immediate, not after waiting in a queue (generous bound for a 2-core box).
+    assert median_ms < 500
+    for response, _ in shed:
+        assert response.headers.get("retry-after", "").isdigit(), (response.headers, response.text)
+        assert response.json()["error"]["code"] == "overloaded"

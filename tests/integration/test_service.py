@@ -1,0 +1,51 @@
+"""Probes, model listing, OpenAPI and `serve status` on the real cluster."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.live_cluster import MODEL, LiveCluster
+
+
+def test_serve_status_shows_apps_running(cluster: LiveCluster) -> None:
+    apps = cluster.serve_status()["applications"]
+    assert {name: app["status"] for name, app in apps.items()} == {
+        "embeddings": "RUNNING",
+        "tight": "RUNNING",
+    }
+    deployments = apps["embeddings"]["deployments"]
+    assert set(deployments) == {"Ingress", MODEL}
+    assert all(d["status"] == "HEALTHY" for d in deployments.values())
+
+
+def test_healthz_and_readyz(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "models": {MODEL: "ready"}}
+
+
+def test_models_list_declares_the_contract(client: httpx.Client) -> None:
+    body = client.get("/v1/models").json()
+    (card,) = body["data"]
+    assert card["id"] == MODEL and card["object"] == "model" and card["ready"] is True
+    assert card["dimensions"] == 384 and card["device"] == "cpu"
+    assert card["contract"]["outputs"][0]["shape"] == [-1, 384]
+    assert card["contract"]["max_tokens_per_input"] == 256
+    assert card == client.get(f"/v1/models/{MODEL}").json()
+    assert client.get("/v1/models/nope").status_code == 404
+
+
+def test_openapi_documents_routes_and_errors(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    assert {"/v1/embeddings", "/v1/models", "/v1/models/{model}", "/healthz", "/readyz"} <= set(
+        paths
+    )
+    responses = paths["/v1/embeddings"]["post"]["responses"]
+    assert {"200", "404", "413", "422", "500", "503"} <= set(responses)
+    error_ref = responses["422"]["content"]["application/json"]["schema"]["$ref"]
+    assert error_ref.endswith("/ErrorResponse")
+    assert "EmbeddingRequest" in spec["components"]["schemas"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()

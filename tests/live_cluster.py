@@ -1,0 +1,172 @@
+"""A real Ray cluster for the test session, started with the same scripts as `make up`.
+
+It gets its own run directory and free ports, so it can run beside a cluster from
+`make up`; `serve deploy` puts serve_config.yaml (HTTP port changed) on it, plus a small
+"tight" application whose limits are low enough to hit on purpose.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL = ROOT / "cluster" / "local"
+MODEL = "all-MiniLM-L6-v2"
+TIGHT_PREFIX = "/tight"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def base_config() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "serve_config.yaml").read_text())
+
+
+def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
+    """The main app with tiny limits: one model replica that admits one request at a time."""
+    app = copy.deepcopy(main_app)
+    app["name"] = "tight"
+    app["route_prefix"] = TIGHT_PREFIX
+    model = app["args"]["models"][0]
+    model.update(truncate=False, max_seq_length=16)
+    app["args"]["limits"] = {
+        "max_request_bytes": 2048,
+        "max_inputs_per_request": 4,
+        "max_input_chars": 200,
+        "retry_after_s": 3,
+    }
+    ingress, model_dep = app["deployments"]
+    ingress.pop("autoscaling_config")
+    ingress.update(num_replicas=1, ray_actor_options={"num_cpus": 0.05})
+    model_dep.pop("autoscaling_config")
+    model_dep.update(
+        num_replicas=1,
+        max_ongoing_requests=1,
+        max_queued_requests=1,
+        ray_actor_options={"num_cpus": 0.1},
+        user_config={"max_batch_size": 4, "batch_wait_timeout_s": 0.0},
+    )
+    return app
+
+
+@dataclass
+class LiveCluster:
+    run_dir: Path
+    env: dict[str, str]
+    http_port: int
+    metrics_port: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def tight_url(self) -> str:
+        return self.base_url + TIGHT_PREFIX
+
+    def script(self, name: str, *args: str, timeout: float = 300) -> str:
+        proc = subprocess.run(
+            [str(LOCAL / name), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc.stdout
+
+    def deploy(self, config: dict[str, Any]) -> None:
+        path = self.run_dir / "serve_config.test.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.script("deploy.sh", str(path))
+        self.config = config
+
+    def serve_status(self) -> dict[str, Any]:
+        out = subprocess.run(
+            ["serve", "status"], env=self.env, capture_output=True, text=True, check=True
+        ).stdout
+        status: dict[str, Any] = yaml.safe_load(out)
+        return status
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        for url in (self.base_url, self.tight_url):
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url}/readyz not ready after {timeout} s")
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.script("stop.sh", timeout=60)
+
+
+def test_config(http_port: int) -> dict[str, Any]:
+    config = base_config()
+    config["http_options"]["port"] = http_port
+    config["applications"].append(tight_app(config["applications"][0]))
+    return config
+
+
+def start_cluster(run_dir: Path) -> LiveCluster:
+    ports = {
+        name: str(free_port())
+        for name in (
+            "RAY_PORT",
+            "DASHBOARD_PORT",
+            "METRICS_PORT",
+            "CLIENT_PORT",
+            "AGENT_PORT",
+            "AGENT_GRPC_PORT",
+            "RUNTIME_ENV_AGENT_PORT",
+            "SERVE_PORT",
+        )
+    }
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RAY_", "PYTEST_")) or k == "RAY_AUTH_TOKEN"
+    }
+    env |= ports | {
+        "RUN_DIR": str(run_dir),
+        "HEAD_CPUS": "2",
+        # Serve waits this long for in-flight requests before a replica shuts down.
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "1",
+    }
+    # The scripts prepend .venv/bin; run them with the same env so `serve` resolves.
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
+    env["RAY_DASHBOARD_ADDRESS"] = f"http://127.0.0.1:{ports['DASHBOARD_PORT']}"
+    env["RAY_AUTH_MODE"] = "token"
+    cluster = LiveCluster(
+        run_dir=run_dir,
+        env=env,
+        http_port=int(ports["SERVE_PORT"]),
+        metrics_port=int(ports["METRICS_PORT"]),
+    )
+    cluster.script("start.sh", timeout=120)
+    try:
+        cluster.deploy(test_config(cluster.http_port))
+        cluster.wait_ready()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

@@ -1,0 +1,46 @@
+"""The typed app args accept serve_config.yaml and reject what would break at run time."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from deployments.config import AppArgs, BatchConfig
+from tests.live_cluster import base_config
+
+
+def test_serve_config_args_validate() -> None:
+    (app,) = base_config()["applications"]
+    args = AppArgs.model_validate(app["args"])
+    assert [m.name for m in args.models] == ["all-MiniLM-L6-v2"]
+    assert app["import_path"] == "deployments.app:build_app"
+
+
+def test_every_deployment_in_config_is_built() -> None:
+    (app,) = base_config()["applications"]
+    args = AppArgs.model_validate(app["args"])
+    configured = {d["name"] for d in app["deployments"]}
+    assert configured == {"Ingress", *(m.name for m in args.models)}
+
+
+def test_user_config_is_a_valid_batch_config() -> None:
+    (app,) = base_config()["applications"]
+    model = next(d for d in app["deployments"] if d["name"] != "Ingress")
+    BatchConfig.model_validate(model["user_config"])
+
+
+def test_duplicate_model_names_rejected() -> None:
+    model = {"name": "m", "source": "/x"}
+    with pytest.raises(ValidationError, match="unique"):
+        AppArgs.model_validate({"models": [model, model]})
+
+
+@pytest.mark.parametrize("name", ["", "has space", "a/b", "-lead"])
+def test_bad_model_names_rejected(name: str) -> None:
+    with pytest.raises(ValidationError):
+        AppArgs.model_validate({"models": [{"name": name, "source": "/x"}]})
+
+
+def test_unknown_keys_rejected() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        BatchConfig.model_validate({"max_batch_size": 8, "max_batch": 3})

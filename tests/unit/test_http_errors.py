@@ -1,0 +1,96 @@
+"""Every error class maps to its status code and an OpenAI-style body, in one place."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from ray.serve.exceptions import BackPressureError
+
+from deployments import http_errors
+from deployments.errors import (
+    InputTooLongError,
+    InvalidInputError,
+    ModelNotFoundError,
+    ModelUnavailableError,
+    OverloadedError,
+    PayloadTooLargeError,
+)
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        (ModelNotFoundError("m"), 404, "model_not_found"),
+        (InvalidInputError("bad"), 422, "invalid_input"),
+        (InputTooLongError("long"), 422, "input_too_long"),
+        (PayloadTooLargeError("big"), 413, "payload_too_large"),
+        (OverloadedError("busy", retry_after_s=7), 503, "overloaded"),
+        (ModelUnavailableError("down"), 503, "model_unavailable"),
+        (BackPressureError(num_queued_requests=3, max_queued_requests=2), 503, "overloaded"),
+        (RuntimeError("secret detail"), 500, "internal_error"),
+    ],
+)
+def test_status_and_body(exc: Exception, status: int, code: str) -> None:
+    response = http_errors.response_for(exc)
+    body = orjson.loads(response.body)
+    assert response.status_code == status
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["code"] == code
+    assert "secret detail" not in response.body.decode()
+
+
+def test_overload_sets_retry_after() -> None:
+    assert (
+        http_errors.response_for(OverloadedError("x", retry_after_s=7)).headers["retry-after"]
+        == "7"
+    )
+    backpressure = BackPressureError(num_queued_requests=3, max_queued_requests=2)
+    assert http_errors.response_for(backpressure).headers["retry-after"] == "1"
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("Traceback: password=hunter2")
+
+    @app.post("/echo")
+    async def echo(n: int) -> int:
+        return n
+
+    http_errors.install(app)
+    return app
+
+
+def test_unexpected_exception_is_500_without_stack_trace() -> None:
+    response = TestClient(_app(), raise_server_exceptions=False).get("/boom")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "hunter2" not in response.text and "Traceback" not in response.text
+
+
+def test_framework_errors_use_the_same_body() -> None:
+    client = TestClient(_app())
+    not_found = client.get("/nope")
+    wrong_method = client.get("/echo")
+    invalid = client.post("/echo?n=abc")
+    assert (not_found.status_code, wrong_method.status_code, invalid.status_code) == (
+        404,
+        405,
+        422,
+    )
+    for response in (not_found, wrong_method, invalid):
+        assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+    assert invalid.json()["error"]["param"] == "query.n"
+
+
+def test_ingress_does_not_import_torch() -> None:
+    code = "import sys, deployments.ingress; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
