@@ -41,7 +41,7 @@ def test_status_and_body(exc: Exception, status: int, code: str) -> None:
     assert response.status_code == status
     assert set(body["error"]) == {"message", "type", "param", "code"}
     assert body["error"]["code"] == code
-    assert "secret detail" not in response.body.decode()
+    assert "secret detail" not in bytes(response.body).decode()
 
 
 def test_overload_sets_retry_after() -> None:
