@@ -17,12 +17,19 @@ def note_model(state: dict[str, Any], model: str) -> None:
     state["model"] = model
 
 
+def _route_path(scope: Scope) -> str:
+    # Under a route_prefix, Serve passes the full path with the prefix as root_path.
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in METERED_PATHS:
+        if scope["type"] != "http" or _route_path(scope) not in METERED_PATHS:
             await self.app(scope, receive, send)
             return
         status = 500
