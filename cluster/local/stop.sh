@@ -16,6 +16,14 @@ if pgrep -s "$sid" >/dev/null 2>&1; then
   done
   # Some Ray actors ignore SIGTERM while their owner is gone; `ray stop` does the same.
   pkill -KILL -s "$sid" 2>/dev/null || true
-  echo "ray cluster stopped (session $sid)"
+  for _ in $(seq 1 20); do
+    pgrep -s "$sid" >/dev/null 2>&1 || break
+    sleep 0.5
+  done
+  if pgrep -s "$sid" >/dev/null 2>&1; then
+    echo "some ray processes of session $sid are still exiting: $(pgrep -s "$sid" | xargs)" >&2
+  else
+    echo "ray cluster stopped (session $sid)"
+  fi
 fi
 rm -f "$SID_FILE"
