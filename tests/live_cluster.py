@@ -117,7 +117,11 @@ class LiveCluster:
                 time.sleep(0.5)
 
     def stop(self) -> None:
+        """stop.sh, then prove nothing of this cluster's process session is left."""
+        sid = (self.run_dir / "head.sid").read_text().strip()
         self.script("stop.sh", timeout=60)
+        left = subprocess.run(["pgrep", "-s", sid], capture_output=True, text=True).stdout
+        assert not left.strip(), f"ray processes left after stop.sh: {left.split()}"
 
 
 def test_config(http_port: int) -> dict[str, Any]:
