@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.bootstrapped
 ENV := source cluster/local/env.sh &&
 
-.PHONY: help bootstrap up down status test lint fmt
+.PHONY: help bootstrap up down status test lint fmt dashboards manifests
 
 help:
 	@echo "make up      start a local Ray cluster, deploy serve_config.yaml, print URLs"
@@ -15,12 +15,16 @@ help:
 	@echo "make status  serve status of the local cluster"
 	@echo "make test    run the test suite (starts its own private cluster)"
 	@echo "make lint    ruff + mypy"
+	@echo "make dashboards  regenerate monitoring/grafana/dashboards/*.json"
+	@echo "make manifests   regenerate cluster/kuberay/rayservice*.yaml from serve_config.yaml"
 
 # Re-runs only when the dependency list changes; torch/ray pins live in constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@# promtool (Debian's prometheus package) checks the alert rules in the test suite.
+	@cluster/local/prometheus.sh install
 	@touch $@
 
 bootstrap: $(STAMP)
@@ -28,9 +32,11 @@ bootstrap: $(STAMP)
 up: bootstrap
 	@$(ENV) cluster/local/start.sh
 	@$(ENV) cluster/local/deploy.sh serve_config.yaml
+	@$(ENV) cluster/local/prometheus.sh start
 	@$(ENV) cluster/local/urls.sh
 
 down:
+	@$(ENV) cluster/local/prometheus.sh stop
 	@$(ENV) cluster/local/stop.sh
 
 status: bootstrap
@@ -42,7 +48,13 @@ test: bootstrap
 lint: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy deployments cluster tests
+	$(BIN)/mypy deployments cluster tests monitoring
+
+manifests: bootstrap
+	$(BIN)/python cluster/kuberay/generate.py
+
+dashboards: bootstrap
+	$(BIN)/python -m monitoring.grafana.dashboards
 
 fmt: bootstrap
 	$(BIN)/ruff format .

@@ -8,6 +8,7 @@ cat <<TXT
   OpenAPI docs http://127.0.0.1:$SERVE_PORT/docs
   Ray dashboard $RAY_DASHBOARD_ADDRESS
   Ray metrics  http://127.0.0.1:$METRICS_PORT/metrics
+  Prometheus   http://127.0.0.1:${PROM_PORT:-9090}   (dashboards: monitoring/README.md)
 
   Try:   curl -s 127.0.0.1:$SERVE_PORT/v1/embeddings -H 'content-type: application/json' \\
            -d '{"input":["hello world"],"model":"all-MiniLM-L6-v2"}'

@@ -1,0 +1,1 @@
+"""Monitoring for the inference cluster: Prometheus config and rules, Grafana dashboards."""

@@ -1,0 +1,363 @@
+"""The rows, panels and template variables of the inference dashboard.
+
+Panels query Ray's raw metrics, not the recording rules, so they work on any Prometheus
+that scrapes Ray. Serve's latency histograms are in ms, the application's in seconds.
+Requests and errors per model are counted at the ingress; items, batches and timings at
+the model's replicas, whose deployment is named after the model.
+"""
+
+from __future__ import annotations
+
+from monitoring.grafana.model import Panel, Row, Target, Variable
+from monitoring.grafana.promql import (
+    APP,
+    CLUSTER,
+    DEPLOYMENT,
+    MODEL,
+    USER_ROUTES,
+    agg,
+    mean,
+    quantile,
+    rate_sum,
+    sel,
+    status_percent,
+)
+
+HTTP = (CLUSTER, APP, USER_ROUTES)
+SERVE = (CLUSTER, APP, DEPLOYMENT)
+INGRESS_APP = (CLUSTER, APP, MODEL)
+REPLICA_APP = (CLUSTER, APP, DEPLOYMENT, MODEL)
+BY_DEPLOYMENT = "application, deployment"
+BY_GPU = "ip, GpuIndex, GpuDeviceName"
+HTTP_REQUESTS = "ray_serve_num_http_requests_total"
+
+
+def quantiles(histogram: str, by: str, legend: str, *matchers: str) -> tuple[Target, ...]:
+    return tuple(
+        Target(quantile(q, histogram, by, *matchers), f"{legend} p{q * 100:g}")
+        for q in (0.5, 0.9, 0.99)
+    )
+
+
+OVERVIEW = Row(
+    "Overview",
+    (
+        Panel(
+            "Requests per second by route",
+            "Requests answered by Serve's HTTP proxy, per application and route.",
+            (Target(rate_sum(HTTP_REQUESTS, "application, route", *HTTP), "{{route}}"),),
+            unit="reqps",
+        ),
+        Panel(
+            "Error % by route",
+            "Share of requests answered with a 5xx (server errors, overload included) and "
+            "with a 4xx (client errors: bad input, unknown model), at the HTTP proxy.",
+            (
+                Target(
+                    status_percent(
+                        'status_code=~"5.."', "application, route", HTTP_REQUESTS, *HTTP
+                    ),
+                    "{{route}} 5xx",
+                ),
+                Target(
+                    status_percent(
+                        'status_code=~"4.."', "application, route", HTTP_REQUESTS, *HTTP
+                    ),
+                    "{{route}} 4xx",
+                ),
+            ),
+            unit="percent",
+        ),
+        Panel(
+            "Latency by route (p50 / p90 / p99)",
+            "End-to-end request latency at the HTTP proxy, from Serve's histogram.",
+            quantiles(
+                "ray_serve_http_request_latency_ms", "application, route", "{{route}}", *HTTP
+            ),
+            unit="ms",
+        ),
+        Panel(
+            "Processing latency by deployment (p50 / p90 / p99)",
+            "Time a replica spends on one request, per deployment: the ingress includes "
+            "its wait for the model, the model deployment its batching and forward pass.",
+            quantiles(
+                "ray_serve_deployment_processing_latency_ms",
+                BY_DEPLOYMENT,
+                "{{deployment}}",
+                *SERVE,
+            ),
+            unit="ms",
+        ),
+        Panel(
+            "Requests per second by model and status",
+            "Embedding requests counted by the ingress, by the model asked for ('unknown' "
+            "when it is not served) and HTTP status.",
+            (
+                Target(
+                    rate_sum("ray_embedding_requests_total", "model, status", *INGRESS_APP),
+                    "{{model}} {{status}}",
+                ),
+            ),
+            unit="reqps",
+        ),
+        Panel(
+            "Errors per second by model and type",
+            "Failed embedding requests by error code (invalid_input, model_not_found, "
+            "overloaded, payload_too_large, internal_error, ...). A model without errors "
+            "shows one line at 0.",
+            (
+                Target(
+                    # `or on (model)` adds the 0 line only for models with no error series.
+                    rate_sum("ray_embedding_errors_total", "model, error_type", *INGRESS_APP)
+                    + " or on (model) "
+                    + rate_sum("ray_embedding_requests_total", "model", *INGRESS_APP)
+                    + " * 0",
+                    "{{model}} {{error_type}}",
+                ),
+            ),
+            unit="reqps",
+        ),
+    ),
+)
+
+PER_MODEL = Row(
+    "Per model",
+    (
+        Panel(
+            "Items embedded per second",
+            "Inputs (texts) embedded per second: the model's real throughput, since one "
+            "request carries many inputs.",
+            (Target(rate_sum("ray_embedding_items_total", "model", *REPLICA_APP), "{{model}}"),),
+            unit="suffix: items/s",
+        ),
+        Panel(
+            "Inference latency per batch (p50 / p90 / p99)",
+            "Duration of one forward pass over a whole batch.",
+            quantiles("ray_embedding_inference_seconds", "model", "{{model}}", *REPLICA_APP),
+            unit="s",
+        ),
+        Panel(
+            "Batch size (mean / p90)",
+            "Inputs per forward pass. Low under load means batching is starved: raise "
+            "max_ongoing_requests or batch_wait_timeout_s.",
+            (
+                Target(mean("ray_embedding_batch_size", "model", *REPLICA_APP), "{{model}} mean"),
+                Target(
+                    quantile(0.9, "ray_embedding_batch_size", "model", *REPLICA_APP),
+                    "{{model}} p90",
+                ),
+            ),
+        ),
+        Panel(
+            "Batch utilisation",
+            "Mean inputs per forward pass divided by max_batch_size: how full batches are.",
+            (Target(mean("ray_embedding_batch_utilization", "model", *REPLICA_APP), "{{model}}"),),
+            unit="percentunit",
+            max=1,
+        ),
+        Panel(
+            "Queue wait before the batch starts (p50 / p90 / p99)",
+            "Time from an input's arrival at a model replica to the start of its batch: "
+            "batch_wait_timeout_s plus waiting for the previous forward pass.",
+            quantiles("ray_embedding_queue_wait_seconds", "model", "{{model}}", *REPLICA_APP),
+            unit="s",
+        ),
+        Panel(
+            "Queued and in-flight requests",
+            "Requests waiting in Serve's routers for a free replica slot, in flight at the "
+            "replicas, and waiting inside a replica's batch queue.",
+            (
+                Target(
+                    agg("sum", "deployment", "ray_serve_deployment_queued_queries", *SERVE),
+                    "{{deployment}} waiting for a replica",
+                ),
+                Target(
+                    agg("sum", "deployment", "ray_serve_replica_processing_queries", *SERVE),
+                    "{{deployment}} in flight at replicas",
+                ),
+                Target(
+                    agg("sum", "deployment", "ray_serve_batch_queue_length", *SERVE),
+                    "{{deployment}} in the batch queue",
+                ),
+            ),
+        ),
+        Panel(
+            "Input tokens per item (mean / p90)",
+            "Tokens per input after truncation; cost per item grows with it.",
+            (
+                Target(mean("ray_embedding_input_tokens", "model", *REPLICA_APP), "{{model}} mean"),
+                Target(
+                    quantile(0.9, "ray_embedding_input_tokens", "model", *REPLICA_APP),
+                    "{{model}} p90",
+                ),
+            ),
+        ),
+    ),
+)
+
+# ray_serve_deployment_status values (ray.serve._private.common.DeploymentStatus).
+DEPLOYMENT_STATUS = {
+    0: ("UNKNOWN", "text"),
+    1: ("DEPLOY_FAILED", "red"),
+    2: ("UNHEALTHY", "red"),
+    3: ("UPDATING", "blue"),
+    4: ("UPSCALING", "blue"),
+    5: ("DOWNSCALING", "blue"),
+    6: ("HEALTHY", "green"),
+}
+
+AUTOSCALING = Row(
+    "Autoscaling",
+    (
+        Panel(
+            "Replicas: target vs healthy",
+            "The controller's target replica count (the autoscaling decision within "
+            "min/max_replicas), the policy's raw decision before those bounds, and the "
+            "replicas passing health checks.",
+            (
+                Target(
+                    agg("max", BY_DEPLOYMENT, "ray_serve_autoscaling_target_replicas", *SERVE),
+                    "{{deployment}} target",
+                ),
+                Target(
+                    # One series per replica, 0 once stopped: the sum counts healthy ones.
+                    agg("sum", BY_DEPLOYMENT, "ray_serve_deployment_replica_healthy", *SERVE),
+                    "{{deployment}} healthy",
+                ),
+                Target(
+                    agg("max", BY_DEPLOYMENT, "ray_serve_autoscaling_desired_replicas", *SERVE),
+                    "{{deployment}} policy decision",
+                ),
+            ),
+        ),
+        Panel(
+            "Autoscaler load vs capacity at target",
+            "Requests the autoscaler sees (queued and ongoing) against target replicas x "
+            "target_ongoing_requests: above the line it scales out, after upscale_delay_s.",
+            (
+                Target(
+                    agg("max", BY_DEPLOYMENT, "ray_serve_autoscaling_total_requests", *SERVE),
+                    "{{deployment}} requests",
+                ),
+                Target(
+                    agg(
+                        "max",
+                        BY_DEPLOYMENT,
+                        "ray_serve_autoscaling_target_ongoing_requests",
+                        *SERVE,
+                    )
+                    + " * "
+                    + agg("max", BY_DEPLOYMENT, "ray_serve_autoscaling_target_replicas", *SERVE),
+                    "{{deployment}} capacity at target",
+                ),
+            ),
+        ),
+        Panel(
+            "Deployment status",
+            "Serve's status of each deployment, as `serve status` reports it.",
+            (
+                Target(
+                    agg("max", BY_DEPLOYMENT, "ray_serve_deployment_status", *SERVE),
+                    "{{deployment}}",
+                ),
+            ),
+            kind="stat",
+            unit="none",
+            value_names=DEPLOYMENT_STATUS,
+        ),
+        Panel(
+            "Replica starts",
+            "Replicas started since the Serve controller started, counted up on every "
+            "scale-up and every restart of a crashed or unhealthy replica.",
+            (
+                Target(
+                    agg("sum", BY_DEPLOYMENT, "ray_serve_deployment_replica_starts_total", *SERVE),
+                    "{{deployment}}",
+                ),
+            ),
+        ),
+    ),
+)
+
+HARDWARE = Row(
+    "Hardware",
+    (
+        Panel(
+            "CPU utilisation per node",
+            "CPU use of each Ray node, all cores together.",
+            (Target(agg("max", "ip", "ray_node_cpu_utilization", CLUSTER), "{{ip}}"),),
+            unit="percent",
+            max=100,
+        ),
+        Panel(
+            "Memory used per node",
+            "Memory in use on each Ray node over its total.",
+            (
+                Target(
+                    agg("max", "ip", "ray_node_mem_used", CLUSTER)
+                    + " / "
+                    + agg("max", "ip", "ray_node_mem_total", CLUSTER),
+                    "{{ip}}",
+                ),
+            ),
+            unit="percentunit",
+            max=1,
+        ),
+        Panel(
+            "GPU utilisation per GPU",
+            "Utilisation of each GPU as reported by the driver.",
+            (
+                Target(
+                    agg("max", BY_GPU, "ray_node_gpus_utilization", CLUSTER),
+                    "{{ip}} GPU {{GpuIndex}} {{GpuDeviceName}}",
+                ),
+            ),
+            unit="percent",
+            max=100,
+            gpu_only=True,
+        ),
+        Panel(
+            "GPU memory per GPU",
+            "GPU memory in use and in total (Ray reports MiB).",
+            (
+                Target(
+                    agg("max", BY_GPU, "ray_node_gram_used", CLUSTER) + " * 1024 * 1024",
+                    "{{ip}} GPU {{GpuIndex}} used",
+                ),
+                Target(
+                    "("
+                    + agg("max", BY_GPU, "ray_node_gram_used", CLUSTER)
+                    + " + "
+                    + agg("max", BY_GPU, "ray_node_gram_available", CLUSTER)
+                    + ") * 1024 * 1024",
+                    "{{ip}} GPU {{GpuIndex}} total",
+                ),
+            ),
+            unit="bytes",
+            gpu_only=True,
+        ),
+    ),
+)
+
+VARIABLES = (
+    # SessionName is the only label Ray puts on every series that tells clusters apart
+    # (it changes when the cluster restarts).
+    Variable(
+        "cluster", "Cluster (Ray session)", "label_values(ray_node_cpu_utilization, SessionName)"
+    ),
+    Variable(
+        "application",
+        "Application",
+        f"label_values({sel('ray_serve_deployment_status', CLUSTER)}, application)",
+    ),
+    Variable(
+        "deployment",
+        "Deployment",
+        f"label_values({sel('ray_serve_deployment_status', CLUSTER, APP)}, deployment)",
+    ),
+    Variable(
+        "model",
+        "Model",
+        f"label_values({sel('ray_embedding_requests_total', CLUSTER, APP)}, model)",
+    ),
+)

@@ -1,0 +1,1 @@
+"""Prometheus configuration renderer (the rules and their tests are YAML beside it)."""
