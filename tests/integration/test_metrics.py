@@ -45,9 +45,26 @@ def wait_for(cluster: LiveCluster, done: Callable[[Sample], bool], timeout: floa
         time.sleep(1)
 
 
+def settled(cluster: LiveCluster, application: str, quiet_s: float = 12) -> Sample:
+    """Samples once the app's series stop changing: earlier tests' traffic reaches the
+    endpoint late, since Ray exports application metrics every few seconds."""
+
+    def of_app(samples: Sample) -> Sample:
+        return {k: v for k, v in samples.items() if ("application", application) in k[1]}
+
+    last, since = of_app(scrape(cluster)), time.monotonic()
+    deadline = since + 90
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(2)
+        now = of_app(scrape(cluster))
+        if now != last:
+            last, since = now, time.monotonic()
+    return scrape(cluster)
+
+
 def test_custom_metrics_count_what_was_sent(cluster: LiveCluster, tight_url: str) -> None:
     app = {"application": "tight", "model": MODEL}
-    before = scrape(cluster)
+    before = settled(cluster, "tight")
     texts = [["hello world", "one two three"], ["a b c d e"], ["x", "y", "z", "w"]]
     with httpx.Client(base_url=tight_url, timeout=60) as c:
         for batch in texts:
