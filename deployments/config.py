@@ -78,6 +78,60 @@ class RequestLimits(BaseModel):
     ready_timeout_s: float = Field(
         2.0, gt=0, description="How long /readyz waits for each model deployment to answer."
     )
+    require_json: bool = Field(
+        True,
+        description="Reject request bodies whose Content-Type is not application/json with 415.",
+    )
+    max_deadline_s: float = Field(
+        25.0,
+        gt=0,
+        le=3600,
+        description="Deadline of a request when the client sends no X-Request-Timeout-Ms, and "
+        "the most it may ask for; past it the model work is cancelled and the answer is 504. "
+        "Keep it below http_options.request_timeout_s so clients get this JSON 504 rather "
+        "than the proxy's own timeout.",
+    )
+
+
+class AuthConfig(BaseModel):
+    """Who may call the API. Credentials themselves never live here (see Settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        True,
+        description="Require an API key or JWT on every route but the probes (and the docs "
+        "if public_docs). Only an explicit false turns it off.",
+    )
+    public_docs: bool = Field(
+        False, description="Serve /docs and /openapi.json without credentials."
+    )
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``burst`` requests at once, refilled at ``requests_per_s``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_s: float = Field(gt=0, description="Sustained requests per second.")
+    burst: int = Field(ge=1, description="Requests allowed at once after a quiet period.")
+
+
+class RateLimits(BaseModel):
+    """Per-client request rates, enforced by each ingress replica on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: RateLimit | None = Field(
+        default_factory=lambda: RateLimit(requests_per_s=20, burst=40),
+        description="Limit of a client none of whose scopes is listed in by_scope; "
+        "null means unlimited.",
+    )
+    by_scope: dict[str, RateLimit | None] = Field(
+        default_factory=dict,
+        description="Limit per scope; a client with several listed scopes gets the most "
+        "generous of them, and null (unlimited) beats any number.",
+    )
 
 
 class AppArgs(BaseModel):
@@ -90,6 +144,12 @@ class AppArgs(BaseModel):
     )
     limits: RequestLimits = Field(
         default_factory=RequestLimits, description="Request limits enforced by the ingress."
+    )
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, description="Authentication of clients (on by default)."
+    )
+    rate_limits: RateLimits = Field(
+        default_factory=RateLimits, description="Per-client rate limits, per ingress replica."
     )
 
     @field_validator("models")

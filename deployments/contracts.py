@@ -14,6 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from deployments.config import BatchConfig
 
 
+def is_encodable(text: str) -> bool:
+    """Whether ``text`` is real Unicode: JSON's "\\ud800" decodes to a lone surrogate,
+    which tokenizers reject, and that must stay a bad input, never a broken model."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class TensorSpec(BaseModel):
     name: str = Field(description="Tensor name.")
     datatype: Literal["string", "float32", "float16", "int64"] = Field(description="Element type.")

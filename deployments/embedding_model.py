@@ -32,11 +32,12 @@ _DEFAULT_BATCH = BatchConfig()
 class _Chunk:
     """Part of one request's texts, at most one batch long, stamped on arrival."""
 
-    __slots__ = ("arrived", "texts")
+    __slots__ = ("arrived", "started", "texts")
 
     def __init__(self, texts: list[str], arrived: float) -> None:
         self.texts = texts
         self.arrived = arrived
+        self.started = False  # set once a batch takes it; cancelled before that, it never runs
 
 
 def _items_in(chunks: list[_Chunk]) -> int:
@@ -129,9 +130,17 @@ class EmbeddingModel:
         size = self._batch.max_batch_size
         now = time.perf_counter()
         chunks = [_Chunk(texts[i : i + size], now) for i in range(0, len(texts), size)]
-        results: list[_ChunkResult | Exception] = await asyncio.gather(
-            *map(self._run_batch, chunks)
-        )
+        try:
+            results: list[_ChunkResult | Exception] = await asyncio.gather(
+                *map(self._run_batch, chunks)
+            )
+        except asyncio.CancelledError:
+            # The caller gave up (deadline, client gone): @serve.batch drops the chunks no
+            # batch has taken yet, so their inputs are never computed.
+            skipped = sum(len(c.texts) for c in chunks if not c.started)
+            self._metrics.record_cancelled(skipped)
+            logger.info("embed cancelled: %d of %d inputs never ran", skipped, len(texts))
+            raise
         for r in results:
             if isinstance(r, Exception):
                 raise r
@@ -148,6 +157,8 @@ class EmbeddingModel:
         batch_size_fn=_items_in,
     )
     async def _run_batch(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
+        for chunk in chunks:
+            chunk.started = True
         flat = [text for chunk in chunks for text in chunk.texts]
         started = time.perf_counter()
         try:

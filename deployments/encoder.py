@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from deployments.errors import InputTooLongError
+from deployments.contracts import is_encodable
+from deployments.errors import InputTooLongError, InvalidInputError
 
 PACKAGE_PREFIX = "package:"
 
@@ -104,6 +105,9 @@ class SentenceEncoder:
 
     @torch.inference_mode()
     def encode(self, texts: list[str]) -> Encoded:
+        bad = next((i for i, t in enumerate(texts) if not is_encodable(t)), None)
+        if bad is not None:
+            raise InvalidInputError(f"input {bad} is not valid Unicode text", param="input")
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
         batch = self.tokenizer(

@@ -45,3 +45,39 @@ class OverloadedError(ServingError):
 
 class ModelUnavailableError(ServingError):
     code = "model_unavailable"
+
+
+class AuthenticationError(ServingError):
+    """Credentials were sent but are not valid (unknown key, bad or expired token)."""
+
+    code = "invalid_credentials"
+
+
+class MissingCredentialsError(AuthenticationError):
+    code = "missing_credentials"
+
+
+class PermissionDeniedError(ServingError):
+    """Valid credentials whose scopes do not cover the request."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, message: str, *, required_scope: str) -> None:
+        super().__init__(message)
+        self.required_scope = required_scope
+
+
+class RateLimitedError(ServingError):
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UnsupportedMediaTypeError(ServingError):
+    code = "unsupported_media_type"
+
+
+class DeadlineExceededError(ServingError):
+    code = "deadline_exceeded"

@@ -20,12 +20,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from deployments.errors import (
+    AuthenticationError,
+    DeadlineExceededError,
     InvalidInputError,
+    MissingCredentialsError,
     ModelNotFoundError,
     ModelUnavailableError,
     OverloadedError,
     PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
     ServingError,
+    UnsupportedMediaTypeError,
 )
 from deployments.schemas import ErrorResponse
 
@@ -33,22 +39,36 @@ logger = logging.getLogger("ray.serve")
 
 # Most specific class first: the first isinstance match wins.
 STATUS_BY_ERROR: list[tuple[type[ServingError], int]] = [
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
     (ModelNotFoundError, 404),
     (PayloadTooLargeError, 413),
+    (UnsupportedMediaTypeError, 415),
     (InvalidInputError, 422),
+    (RateLimitedError, 429),
     (OverloadedError, 503),
     (ModelUnavailableError, 503),
+    (DeadlineExceededError, 504),
 ]
 
 ERROR_TYPE_BY_STATUS = {
     400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
     422: "invalid_request_error",
+    429: "rate_limit_error",
     503: "service_unavailable_error",
+    504: "timeout_error",
 }
+
+# RFC 6750 §3: the challenge that tells a client which scheme to use, and what went wrong.
+REALM = 'Bearer realm="inference"'
+WWW_AUTHENTICATE = "WWW-Authenticate"
+RETRY_AFTER = "Retry-After"
 
 # Overload from Ray itself (a model's max_queued_requests reached) gets this Retry-After.
 DEFAULT_RETRY_AFTER_S = 1
@@ -87,20 +107,29 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+def _headers_for(exc: ServingError) -> dict[str, str] | None:
+    if isinstance(exc, OverloadedError | RateLimitedError):
+        return {RETRY_AFTER: str(exc.retry_after_s)}
+    if isinstance(exc, MissingCredentialsError):
+        return {WWW_AUTHENTICATE: REALM}
+    if isinstance(exc, AuthenticationError):
+        return {WWW_AUTHENTICATE: f'{REALM}, error="invalid_token"'}
+    if isinstance(exc, PermissionDeniedError):
+        return {WWW_AUTHENTICATE: f'{REALM}, error="insufficient_scope"'}
+    return None
+
+
 def response_for(exc: BaseException, request_id: str = "") -> JSONResponse:
     exc = _unwrap(exc)
     if isinstance(exc, ServingError):
         status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
-        headers = None
-        if isinstance(exc, OverloadedError):
-            headers = {"Retry-After": str(exc.retry_after_s)}
-        return error_response(status, exc.message, exc.code, exc.param, headers)
+        return error_response(status, exc.message, exc.code, exc.param, _headers_for(exc))
     if isinstance(exc, BackPressureError):
         return error_response(
             503,
             "the model is at capacity; retry later",
             "overloaded",
-            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
+            headers={RETRY_AFTER: str(DEFAULT_RETRY_AFTER_S)},
         )
     if isinstance(exc, DeploymentUnavailableError):
         return error_response(503, "the model deployment is unavailable", "model_unavailable")
@@ -181,6 +210,23 @@ def install(app: FastAPI) -> None:
     app.add_middleware(ErrorMiddleware)
 
 
+def _header(description: str, required: bool) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": {"type": "string"}}
+
+
+# What each status carries besides the body, for the OpenAPI document.
+DOCUMENTED_HEADERS: dict[int, dict[str, dict[str, Any]]] = {
+    401: {WWW_AUTHENTICATE: _header("The Bearer challenge (RFC 6750).", True)},
+    403: {WWW_AUTHENTICATE: _header('Bearer challenge with error="insufficient_scope".', True)},
+    429: {RETRY_AFTER: _header("Seconds until the client's rate limit admits a request.", True)},
+    503: {RETRY_AFTER: _header("Seconds to wait, when the model is at capacity.", False)},
+}
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the given error statuses."""
-    return {s: {"model": ErrorResponse, "description": HTTPStatus(s).phrase} for s in statuses}
+    return {
+        s: {"model": ErrorResponse, "description": HTTPStatus(s).phrase}
+        | ({"headers": DOCUMENTED_HEADERS[s]} if s in DOCUMENTED_HEADERS else {})
+        for s in statuses
+    }

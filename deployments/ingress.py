@@ -9,28 +9,41 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments import http_errors
+from deployments import http_errors, openapi
+from deployments.access import AccessControl, AccessMiddleware
 from deployments.config import AppArgs
-from deployments.limits import BodySizeLimitMiddleware
+from deployments.limits import BodyLimitsMiddleware
 from deployments.request_metrics import RequestMetricsMiddleware
 from deployments.routers import embeddings, health, models
-from deployments.state import ServingState, max_request_bytes, set_state
+from deployments.settings import Settings
+from deployments.state import ServingState, access_control, request_limits, set_state
 
 DESCRIPTION = """OpenAI-compatible embeddings served by Ray Serve.
 
+Every route but the probes needs an API key (`Authorization: Bearer <key>` or
+`X-API-Key: <key>`) or an OAuth2 JWT access token (`Authorization: Bearer <token>`).
 Every error has the body `{"error": {"message", "type", "param", "code"}}`."""
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Ray Serve inference cluster", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Ray Serve inference cluster",
+        version="0.1.0",
+        description=DESCRIPTION,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
     app.include_router(embeddings.router)
     app.include_router(models.router)
     app.include_router(health.router)
-    # Added first so it runs inside the error middleware, which turns its 413 into JSON.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes_getter=max_request_bytes)
+    # Each middleware wraps the ones added before it, so a request meets them bottom-up:
+    # metrics -> errors -> access (401/429, before any body byte is read) -> body limits
+    # (415/413, before parsing) -> routes.
+    app.add_middleware(BodyLimitsMiddleware, limits=request_limits)
+    app.add_middleware(AccessMiddleware, access=access_control)
     http_errors.install(app)
-    # Outermost, so it sees the final status of every request, errors included.
+    # Outermost, so it sees the final status of every request: 401/403/429 included.
     app.add_middleware(RequestMetricsMiddleware)
+    openapi.install(app, access_control, request_limits)
     return app
 
 
@@ -41,4 +54,6 @@ app = create_app()
 @serve.ingress(app)
 class Ingress:
     def __init__(self, args: AppArgs, models: dict[str, DeploymentHandle]) -> None:
-        set_state(ServingState(args, models))
+        # Settings come from this process's environment, inherited from `ray start`.
+        access = AccessControl.build(args, Settings())
+        set_state(ServingState(args, models, access))

@@ -80,6 +80,16 @@ class ModelMetrics:
             boundaries=LATENCY_BUCKETS_S,
             tag_keys=keys,
         )
+        self.cancelled_requests = Counter(
+            "embedding_cancelled_requests",
+            description="Requests whose caller gave up (deadline, disconnect) on the replica.",
+            tag_keys=keys,
+        )
+        self.cancelled_items = Counter(
+            "embedding_cancelled_items",
+            description="Inputs of cancelled requests that were dropped before running.",
+            tag_keys=keys,
+        )
 
     def record_batch(
         self,
@@ -98,6 +108,11 @@ class ModelMetrics:
             self.input_tokens.observe(n, tags=tags)
         for w in waits:
             self.queue_wait_seconds.observe(w, tags=tags)
+
+    def record_cancelled(self, skipped_items: int) -> None:
+        self.cancelled_requests.inc(tags=self.tags)
+        if skipped_items:
+            self.cancelled_items.inc(skipped_items, tags=self.tags)
 
 
 @cache

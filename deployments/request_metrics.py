@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.metrics import UNKNOWN_MODEL, ingress_metrics
+from deployments.route_path import route_path
 
 # Routes whose requests carry a `model`; probes and docs are not worth a series each.
 METERED_PATHS = frozenset({"/v1/embeddings"})
+# nginx's "client closed request": the client left before an answer (Serve cancelled us).
+CLIENT_CLOSED_REQUEST = 499
 
 
 def note_model(state: dict[str, Any], model: str) -> None:
@@ -17,19 +21,12 @@ def note_model(state: dict[str, Any], model: str) -> None:
     state["model"] = model
 
 
-def _route_path(scope: Scope) -> str:
-    # Under a route_prefix, Serve passes the full path with the prefix as root_path.
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
-
-
 class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _route_path(scope) not in METERED_PATHS:
+        if scope["type"] != "http" or route_path(scope) not in METERED_PATHS:
             await self.app(scope, receive, send)
             return
         status = 500
@@ -42,6 +39,9 @@ class RequestMetricsMiddleware:
 
         try:
             await self.app(scope, receive, send_and_watch)
+        except asyncio.CancelledError:
+            status = CLIENT_CLOSED_REQUEST  # not a server error: nobody got an answer
+            raise
         finally:
             state = scope.get("state") or {}
             ingress_metrics().record(

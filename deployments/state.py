@@ -10,9 +10,11 @@ from fastapi import Depends
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 
-from deployments.config import AppArgs
-from deployments.contracts import EmbedResult, ModelInfo
+from deployments.access import AccessControl
+from deployments.config import AppArgs, RequestLimits
+from deployments.contracts import EmbedResult, ModelInfo, is_encodable
 from deployments.errors import (
+    DeadlineExceededError,
     InvalidInputError,
     ModelNotFoundError,
     ModelUnavailableError,
@@ -21,10 +23,13 @@ from deployments.errors import (
 
 
 class ServingState:
-    def __init__(self, args: AppArgs, models: dict[str, DeploymentHandle]) -> None:
+    def __init__(
+        self, args: AppArgs, models: dict[str, DeploymentHandle], access: AccessControl
+    ) -> None:
         self.args = args
         self.limits = args.limits
         self.models = models
+        self.access = access
         self.owned_by = {m.name: m.owned_by for m in args.models}
         self.created = int(time.time())
         self._dimensions: dict[str, int] = {}
@@ -56,10 +61,30 @@ class ServingState:
                     f"{limits.max_input_chars} are accepted",
                     param="input",
                 )
+            if not is_encodable(text):
+                raise InvalidInputError(
+                    f"input[{i}] is not valid Unicode text (it has a lone surrogate)",
+                    param="input",
+                )
 
-    async def embed(self, model: str, texts: list[str]) -> EmbedResult:
+    async def embed(self, model: str, texts: list[str], timeout_s: float) -> EmbedResult:
+        """The model's answer within ``timeout_s``; past it the model's work is cancelled."""
+        response = self.handle(model).embed.remote(texts)
         try:
-            result: EmbedResult = await self.handle(model).embed.remote(texts)
+            async with asyncio.timeout(timeout_s):
+                result: EmbedResult = await response
+        except TimeoutError:
+            # Cancelling the response reaches the model replica: chunks still waiting for
+            # a batch are dropped instead of computed for nobody.
+            response.cancel()
+            raise DeadlineExceededError(
+                f"model {model} did not answer before the request's deadline; "
+                "its work was cancelled"
+            ) from None
+        except asyncio.CancelledError:
+            # The client went away (Serve cancels this handler); stop the model's work too.
+            response.cancel()
+            raise
         except BackPressureError:
             # Translated here: Serve installs its own handler for BackPressureError in
             # the FastAPI app, which would answer in plain text without Retry-After.
@@ -107,8 +132,12 @@ def get_state() -> ServingState:
     return _current
 
 
-def max_request_bytes() -> int:
-    return get_state().limits.max_request_bytes
+def request_limits() -> RequestLimits:
+    return get_state().limits
+
+
+def access_control() -> AccessControl:
+    return get_state().access
 
 
 State = Annotated[ServingState, Depends(get_state)]

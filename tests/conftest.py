@@ -33,6 +33,14 @@ def tight_url(cluster: LiveCluster) -> str:
 
 
 @pytest.fixture
-def client(base_url: str) -> Iterator[httpx.Client]:
+def client(cluster: LiveCluster) -> Iterator[httpx.Client]:
+    """The main app, as the holder of the test cluster's admin API key."""
+    with httpx.Client(base_url=cluster.base_url, headers=cluster.auth_headers(), timeout=60) as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(base_url: str) -> Iterator[httpx.Client]:
+    """The main app, without credentials."""
     with httpx.Client(base_url=base_url, timeout=60) as c:
         yield c

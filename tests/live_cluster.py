@@ -3,6 +3,12 @@
 It gets its own run directory and free ports, so it can run beside a cluster from
 `make up`; `serve deploy` puts serve_config.yaml (HTTP port changed) on it, plus a small
 "tight" application whose limits are low enough to hit on purpose.
+
+Credentials are set up as for `make up`: a keys file (hashes only) in the cluster's RUN_DIR,
+plus a JWT issuer's JWKS and HS256 secret, all found by the replicas through RSIC_*
+variables in the environment of `ray start`. The main app keeps serve_config.yaml's
+authentication; the tight app turns it off explicitly (`auth.enabled: false`), which both
+exercises that switch and keeps its low-limit tests about limits.
 """
 
 from __future__ import annotations
@@ -19,10 +25,21 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.credentials import JwtIssuer, issue_keys
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "cluster" / "local"
 MODEL = "all-MiniLM-L6-v2"
 TIGHT_PREFIX = "/tight"
+# A scope whose rate limit is low enough to hit on purpose (per ingress replica).
+TRICKLE_SCOPE = "test:trickle"
+TRICKLE_RATE, TRICKLE_BURST = 0.2, 3
+# Test keys by name, with their scopes.
+KEY_SCOPES = {
+    "admin": ["models:*", "admin"],
+    "trickle": ["models:*", TRICKLE_SCOPE],
+    "other-model": ["models:some-other-model"],
+}
 
 
 def free_port() -> int:
@@ -48,6 +65,8 @@ def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
         "max_input_chars": 200,
         "retry_after_s": 3,
     }
+    app["args"]["auth"] = {"enabled": False}
+    app["args"]["rate_limits"] = {"default": None}
     ingress, model_dep = app["deployments"]
     ingress.pop("autoscaling_config")
     ingress.update(num_replicas=1, ray_actor_options={"num_cpus": 0.05})
@@ -68,7 +87,16 @@ class LiveCluster:
     env: dict[str, str]
     http_port: int
     metrics_port: int
+    keys: dict[str, str]
+    issuer: JwtIssuer
     config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keys_file(self) -> Path:
+        return Path(self.env["RSIC_API_KEYS_FILE"])
+
+    def auth_headers(self, key: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[key]}"}
 
     @property
     def base_url(self) -> str:
@@ -127,7 +155,12 @@ class LiveCluster:
 def test_config(http_port: int) -> dict[str, Any]:
     config = base_config()
     config["http_options"]["port"] = http_port
-    config["applications"].append(tight_app(config["applications"][0]))
+    main = config["applications"][0]
+    main["args"].setdefault("rate_limits", {}).setdefault("by_scope", {})[TRICKLE_SCOPE] = {
+        "requests_per_s": TRICKLE_RATE,
+        "burst": TRICKLE_BURST,
+    }
+    config["applications"].append(tight_app(main))
     return config
 
 
@@ -148,8 +181,13 @@ def start_cluster(run_dir: Path) -> LiveCluster:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("RAY_", "PYTEST_")) or k == "RAY_AUTH_TOKEN"
+        if not k.startswith(("RAY_", "PYTEST_", "RSIC_")) or k == "RAY_AUTH_TOKEN"
     }
+    keys_file = run_dir / "api_keys.json"
+    keys = issue_keys(keys_file, KEY_SCOPES)
+    issuer = JwtIssuer()
+    # Replicas inherit these from `ray start`, as they do from cluster/local/env.sh.
+    env |= issuer.write(run_dir) | {"RSIC_API_KEYS_FILE": str(keys_file)}
     env |= ports | {
         "RUN_DIR": str(run_dir),
         "HEAD_CPUS": "2",
@@ -165,6 +203,8 @@ def start_cluster(run_dir: Path) -> LiveCluster:
         env=env,
         http_port=int(ports["SERVE_PORT"]),
         metrics_port=int(ports["METRICS_PORT"]),
+        keys=keys,
+        issuer=issuer,
     )
     cluster.script("start.sh", timeout=120)
     try:

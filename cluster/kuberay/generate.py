@@ -57,6 +57,9 @@ WORKING_DIR_URL = REPO_URL + "/archive/refs/tags/v{version}.zip"
 NAME = "rsic"
 # Kubernetes Secret with key `auth_token`; create it before the first apply (cluster/README.md).
 AUTH_SECRET = "rsic-ray-auth"
+# Secret with key `api_keys.json`: the ingress's API-key hashes (deployments/manage_keys.py).
+API_KEYS_SECRET = "rsic-api-keys"
+API_KEYS_DIR = "/etc/rsic/keys"
 APP_LABEL = "ray-serve-inference-cluster"
 METRICS_PORT = 8080
 DASHBOARD_PORT = 8265
@@ -319,6 +322,13 @@ $autoscaler_resources
           labels:
             app.kubernetes.io/name: $app_label  # the PodMonitor selects on this
         spec:
+          # API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
+          # files in place on update, and the ingress re-reads them, so rotation needs no
+          # restart. Every group mounts it since Serve may place an ingress anywhere.
+          volumes:
+            - name: api-keys
+              secret:
+                secretName: $api_keys_secret
           containers:
             - name: ray-head
               image: $cpu_image
@@ -335,6 +345,13 @@ $head_resources
                   name: serve  # KubeRay's serve Service targets this port by name
                 - containerPort: $metrics_port
                   name: metrics
+              env:
+                - name: RSIC_API_KEYS_FILE
+                  value: $api_keys_path
+              volumeMounts:
+                - name: api-keys
+                  mountPath: $api_keys_dir
+                  readOnly: true
     workerGroupSpecs:
       - groupName: cpu
         # Enough pods for every CPU deployment at max_replicas (sum of num_cpus x
@@ -353,6 +370,13 @@ $head_resources
             # Past the longest graceful_shutdown_timeout_s in serve_config.yaml, so a
             # replica finishes its in-flight batch before the pod is killed.
             terminationGracePeriodSeconds: $grace_s
+            # API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
+            # files in place on update, and the ingress re-reads them, so rotation needs no
+            # restart. Every group mounts it since Serve may place an ingress anywhere.
+            volumes:
+              - name: api-keys
+                secret:
+                  secretName: $api_keys_secret
             containers:
               - name: ray-worker
                 image: $cpu_image
@@ -363,6 +387,13 @@ $cpu_worker_resources
                     name: serve
                   - containerPort: $metrics_port
                     name: metrics
+                env:
+                  - name: RSIC_API_KEYS_FILE
+                    value: $api_keys_path
+                volumeMounts:
+                  - name: api-keys
+                    mountPath: $api_keys_dir
+                    readOnly: true
 $gpu_group"""
 )
 
@@ -389,6 +420,13 @@ GPU_GROUP = Template(
               - key: nvidia.com/gpu
                 operator: Exists
                 effect: NoSchedule
+            # API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
+            # files in place on update, and the ingress re-reads them, so rotation needs no
+            # restart. Every group mounts it since Serve may place an ingress anywhere.
+            volumes:
+              - name: api-keys
+                secret:
+                  secretName: $api_keys_secret
             containers:
               - name: ray-worker
                 # Same Ray and Python as the CPU image, plus the CUDA runtime.
@@ -400,6 +438,13 @@ $gpu_worker_resources
                     name: serve
                   - containerPort: $metrics_port
                     name: metrics
+                env:
+                  - name: RSIC_API_KEYS_FILE
+                    value: $api_keys_path
+                volumeMounts:
+                  - name: api-keys
+                    mountPath: $api_keys_dir
+                    readOnly: true
 """
 )
 
@@ -447,6 +492,9 @@ def render(
         "metrics_port": METRICS_PORT,
         "serve_port": config["http_options"].get("port", 8000),
         "grace_s": grace_seconds(base),
+        "api_keys_secret": API_KEYS_SECRET,
+        "api_keys_dir": API_KEYS_DIR,
+        "api_keys_path": f"{API_KEYS_DIR}/api_keys.json",
     }
     gpu_group = ""
     if profile == "gpu":

@@ -10,7 +10,8 @@ cat <<TXT
   Ray metrics  http://127.0.0.1:$METRICS_PORT/metrics
   Prometheus   http://127.0.0.1:${PROM_PORT:-9090}   (dashboards: monitoring/README.md)
 
-  Try:   curl -s 127.0.0.1:$SERVE_PORT/v1/embeddings -H 'content-type: application/json' \\
-           -d '{"input":["hello world"],"model":"all-MiniLM-L6-v2"}'
+  Try:   curl -s 127.0.0.1:$SERVE_PORT/v1/embeddings -H "Authorization: Bearer \$API_KEY" \\
+           -H 'content-type: application/json' -d '{"input":["hello world"],"model":"all-MiniLM-L6-v2"}'
+         (API_KEY: printed by the first make up; new keys: python -m deployments.manage_keys add NAME)
   CLI:   source cluster/local/env.sh && serve status
 TXT

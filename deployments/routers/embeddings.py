@@ -8,7 +8,9 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deployments.access import Caller
 from deployments.contracts import EmbedResult
+from deployments.deadline import RequestDeadline
 from deployments.errors import InvalidInputError
 from deployments.http_errors import documented
 from deployments.request_metrics import note_model
@@ -44,10 +46,18 @@ def _render(body: EmbeddingRequest, result: EmbedResult) -> bytes:
     "",
     response_model=EmbeddingResponse,
     summary="Embed one text or a list of texts.",
-    responses=documented(404, 413, 422, 500, 503),
+    responses=documented(403, 404, 422, 500, 503, 504),
 )
-async def create_embeddings(body: EmbeddingRequest, state: State, request: Request) -> Response:
-    state.handle(body.model)  # 404 before any other check
+async def create_embeddings(
+    body: EmbeddingRequest,
+    state: State,
+    caller: Caller,
+    deadline: RequestDeadline,
+    request: Request,
+) -> Response:
+    # 403 before 404, so a key scoped to some models cannot probe which others exist.
+    caller.require_model(body.model)
+    state.handle(body.model)
     note_model(request.scope.setdefault("state", {}), body.model)
     texts = [body.input] if isinstance(body.input, str) else body.input
     state.check_inputs(texts)
@@ -58,7 +68,7 @@ async def create_embeddings(body: EmbeddingRequest, state: State, request: Reque
                 f"model {body.model} produces {dims} dimensions, not {body.dimensions}",
                 param="dimensions",
             )
-    result = await state.embed(body.model, texts)
+    result = await state.embed(body.model, texts, deadline.remaining_s())
     return Response(
         _render(body, result),
         media_type="application/json",

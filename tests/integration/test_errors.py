@@ -100,6 +100,28 @@ def test_chunked_body_too_large_is_413(tight: httpx.Client) -> None:
     error_of(response, 413)
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_non_json_body_is_415(
+    client: httpx.Client, tight: httpx.Client, content_type: str | None
+) -> None:
+    body = b'{"input": "x", "model": "' + MODEL.encode() + b'"}'
+    headers = {"content-type": content_type} if content_type else {}
+    for c in (client, tight):
+        response = c.post("/v1/embeddings", content=body, headers=headers)
+        assert error_of(response, 415)["code"] == "unsupported_media_type"
+
+
+def test_lone_surrogate_is_422_and_the_model_stays_healthy(client: httpx.Client) -> None:
+    # Valid JSON, invalid Unicode: it must be the client's error, never a broken model.
+    body = b'{"input": ["fine", "\\ud800"], "model": "' + MODEL.encode() + b'"}'
+    response = client.post(
+        "/v1/embeddings", content=body, headers={"content-type": "application/json"}
+    )
+    assert "not valid Unicode" in error_of(response, 422)["message"]
+    assert client.get("/readyz").status_code == 200
+    assert post(client, {"input": "still fine", "model": MODEL}).status_code == 200
+
+
 def test_unknown_route_and_wrong_method_are_json(client: httpx.Client) -> None:
     error_of(client.get("/v1/nothing-here"), 404)
     error_of(client.get("/v1/embeddings"), 405)
@@ -131,8 +153,55 @@ def test_overload_is_fast_503_with_retry_after(tight_url: str) -> None:
     )
     assert set(statuses) <= {200, 503}
     assert shed and statuses.count(200) >= 2
-    # Shedding is immediate, not after waiting in a queue (generous bound for a 2-core box).
-    assert median_ms < 500
+    # Shed, not queued: 40 new connections at once cost 2 cores a few hundred ms of
+    # accepting and parsing before any answer (seen: 320-450 ms on a busy box); the
+    # shedding itself is timed by the sustained test below (p50 ~40 ms).
+    assert median_ms < 1000
     for response, _ in shed:
         assert response.headers.get("retry-after", "").isdigit(), (response.headers, response.text)
         assert response.json()["error"]["code"] == "overloaded"
+
+
+def test_sustained_overload_sheds_within_100_ms(tight_url: str) -> None:
+    """While clients keep the model's one slot and one queue place full, every further
+    request is answered 503 at once instead of waiting for a place.
+
+    A burst of new connections (above) mostly measures how fast 2 cores accept 40
+    connections at once; this measures the shedding itself, one request at a time.
+    """
+
+    async def overload() -> list[tuple[int, float]]:
+        async with (
+            httpx.AsyncClient(base_url=tight_url, timeout=60) as load,
+            httpx.AsyncClient(base_url=tight_url, timeout=60) as probe,
+        ):
+            done = asyncio.Event()
+
+            async def occupy() -> None:
+                while not done.is_set():
+                    await load.post(
+                        "/v1/embeddings", json={"input": ["occupy " * 12] * 4, "model": MODEL}
+                    )
+
+            occupiers = [asyncio.create_task(occupy()) for _ in range(3)]
+            await asyncio.sleep(0.5)
+            answers = []
+            for i in range(40):
+                start = time.perf_counter()
+                r = await probe.post("/v1/embeddings", json={"input": f"probe {i}", "model": MODEL})
+                answers.append((r.status_code, time.perf_counter() - start))
+                if r.status_code == 503:
+                    assert int(r.headers["retry-after"]) == 3  # the tight app's retry_after_s
+            done.set()
+            await asyncio.gather(*occupiers)
+            return answers
+
+    answers = asyncio.run(overload())
+    shed = sorted(seconds for status, seconds in answers if status == 503)
+    assert {status for status, _ in answers} <= {200, 503}
+    assert len(shed) >= 10, answers
+    p50, p90 = 1000 * shed[len(shed) // 2], 1000 * shed[int(0.9 * (len(shed) - 1))]
+    print(
+        f"sustained overload: {len(shed)} of 40 probes shed; 503 p50 {p50:.0f} ms, p90 {p90:.0f} ms"
+    )
+    assert p50 < 100

@@ -31,7 +31,9 @@ def test_live_reconfigure_changes_batch_size(cluster: LiveCluster, client: httpx
         assert batching(client)["batch_wait_timeout_s"] == 0.05
 
         async def burst() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=cluster.base_url, timeout=60) as c:
+            async with httpx.AsyncClient(
+                base_url=cluster.base_url, headers=cluster.auth_headers(), timeout=60
+            ) as c:
                 return await asyncio.gather(
                     *(
                         c.post("/v1/embeddings", json={"input": f"t{i}", "model": MODEL})

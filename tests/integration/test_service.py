@@ -36,16 +36,23 @@ def test_models_list_declares_the_contract(client: httpx.Client) -> None:
     assert client.get("/v1/models/nope").status_code == 404
 
 
-def test_openapi_documents_routes_and_errors(client: httpx.Client) -> None:
-    spec = client.get("/openapi.json").json()
+def test_openapi_documents_routes_errors_and_security(anonymous: httpx.Client) -> None:
+    # serve_config.yaml makes the docs public: they load without a key.
+    spec = anonymous.get("/openapi.json").json()
     paths = spec["paths"]
     assert {"/v1/embeddings", "/v1/models", "/v1/models/{model}", "/healthz", "/readyz"} <= set(
         paths
     )
     responses = paths["/v1/embeddings"]["post"]["responses"]
-    assert {"200", "404", "413", "422", "500", "503"} <= set(responses)
+    assert {"200", "401", "403", "404", "413", "415", "422", "429", "500", "503", "504"} <= set(
+        responses
+    )
     error_ref = responses["422"]["content"]["application/json"]["schema"]["$ref"]
     assert error_ref.endswith("/ErrorResponse")
     assert "EmbeddingRequest" in spec["components"]["schemas"]
-    docs = client.get("/docs")
+    assert set(spec["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    for path, method in [("/v1/embeddings", "post"), ("/v1/models", "get")]:
+        assert paths[path][method]["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert "security" not in paths["/healthz"]["get"]
+    docs = anonymous.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from deployments.config import AppArgs, BatchConfig
-from tests.live_cluster import base_config
+from tests.live_cluster import ROOT, base_config
 
 
 def test_serve_config_args_validate() -> None:
@@ -44,3 +44,24 @@ def test_bad_model_names_rejected(name: str) -> None:
 def test_unknown_keys_rejected() -> None:
     with pytest.raises(ValidationError, match="extra"):
         BatchConfig.model_validate({"max_batch_size": 8, "max_batch": 3})
+
+
+def test_serve_config_is_secure_by_default() -> None:
+    config = base_config()
+    (app,) = config["applications"]
+    args = AppArgs.model_validate(app["args"])
+    assert args.auth.enabled
+    # Our JSON 504 (with the model work cancelled) must come before the proxy's timeout.
+    assert args.limits.max_deadline_s < config["http_options"]["request_timeout_s"]
+    # No credential of any kind in the file `serve status` shows to every operator.
+    text = (ROOT / "serve_config.yaml").read_text().lower()
+    for marker in ("rsk_", "sha256", "secret:", "password", "token:", "-----begin"):
+        assert marker not in text, marker
+
+
+def test_auth_is_on_unless_switched_off_explicitly() -> None:
+    minimal = AppArgs.model_validate({"models": [{"name": "m", "source": "/x"}]})
+    assert minimal.auth.enabled and not minimal.auth.public_docs
+    assert minimal.rate_limits.default is not None
+    with pytest.raises(ValidationError):
+        AppArgs.model_validate({"models": [{"name": "m", "source": "/x"}], "auth": {"on": False}})

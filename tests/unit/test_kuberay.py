@@ -459,3 +459,21 @@ def test_podmonitor_scrapes_every_ray_pod(manifest: dict[str, Any]) -> None:
     # Rules and alerts under monitoring/prometheus select job="ray".
     job = [r for r in endpoint["relabelings"] if r.get("targetLabel") == "job"]
     assert job == [{"targetLabel": "job", "replacement": "ray"}]
+
+
+def test_every_ray_container_gets_the_api_keys(manifest: dict[str, Any]) -> None:
+    """Auth is on by default: without RSIC_API_KEYS_FILE the ingress refuses to start,
+    and Serve may place an ingress replica in any group."""
+    volumes = {
+        group: {v["name"]: v for v in template["spec"].get("volumes", [])}
+        for group, template in pod_specs(manifest)
+    }
+    for where, container in containers(manifest):
+        group = where.split("/")[0]
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        mounts = {m["name"]: m for m in container.get("volumeMounts", [])}
+        assert mounts["api-keys"]["readOnly"] is True, where
+        assert env["RSIC_API_KEYS_FILE"].startswith(mounts["api-keys"]["mountPath"] + "/")
+        assert volumes[group]["api-keys"]["secret"]["secretName"] == "rsic-api-keys"
+    # Only the path travels in the pod spec; no key material is in the Serve config.
+    assert "rsk_" not in repr(serve_config(manifest))

