@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Annotated
 
 from fastapi import Depends
+from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 
@@ -20,6 +22,8 @@ from deployments.errors import (
     ModelUnavailableError,
     OverloadedError,
 )
+
+logger = logging.getLogger("ray.serve")
 
 
 class ServingState:
@@ -69,10 +73,21 @@ class ServingState:
 
     async def embed(self, model: str, texts: list[str], timeout_s: float) -> EmbedResult:
         """The model's answer within ``timeout_s``; past it the model's work is cancelled."""
-        response = self.handle(model).embed.remote(texts)
+        handle = self.handle(model)
+        response = handle.embed.remote(texts)
         try:
             async with asyncio.timeout(timeout_s):
-                result: EmbedResult = await response
+                try:
+                    result: EmbedResult = await response
+                except RayActorError as e:
+                    # The replica died mid-request (killed, OOM, node lost): Ray raises
+                    # ActorDiedError, or ActorUnavailableError while it cannot tell, both
+                    # RayActorErrors. The router has already dropped that replica, and
+                    # embeddings are idempotent, so one retry within the same deadline is
+                    # safe; a second death in a row is reported as 503.
+                    logger.warning("model %s replica died mid-request, retrying once: %s", model, e)
+                    response = handle.embed.remote(texts)
+                    result = await response
         except TimeoutError:
             # Cancelling the response reaches the model replica: chunks still waiting for
             # a batch are dropped instead of computed for nobody.
@@ -94,6 +109,8 @@ class ServingState:
             ) from None
         except DeploymentUnavailableError:
             raise ModelUnavailableError(f"model {model} has no running replica") from None
+        except RayActorError:
+            raise ModelUnavailableError(f"model {model} lost its replica twice; retry") from None
         return result
 
     async def info(self, model: str) -> ModelInfo:

@@ -14,10 +14,14 @@ exercises that switch and keeps its low-limit tests about limits.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +85,32 @@ def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
     return app
 
 
+def open_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
+    """The main app under its own name and route prefix (/NAME), without auth or rate
+    limits, for a test that needs replicas of its own to scale, kill or replace."""
+    app = copy.deepcopy(main_app)
+    app["name"] = name
+    app["route_prefix"] = f"/{name}"
+    app["args"]["auth"] = {"enabled": False}
+    app["args"]["rate_limits"] = {"default": None}
+    return app
+
+
+def deployment(app: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(d for d in app["deployments"] if d["name"] == name)
+    return found
+
+
+def redundant_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
+    """Two fixed replicas of the ingress and of the model, small CPU shares."""
+    app = open_app(main_app, name)
+    for dep, cpus in (("Ingress", 0.05), (MODEL, 0.1)):
+        d = deployment(app, dep)
+        d.pop("autoscaling_config")
+        d.update(num_replicas=2, ray_actor_options={"num_cpus": cpus})
+    return app
+
+
 @dataclass
 class LiveCluster:
     run_dir: Path
@@ -131,9 +161,65 @@ class LiveCluster:
         status: dict[str, Any] = yaml.safe_load(out)
         return status
 
+    def probe(self, command: str, app: str, deployment: str, timeout: float = 30) -> Any:
+        """tests/cluster_probe.py against this cluster (a Ray driver in a subprocess)."""
+        address = f"127.0.0.1:{self.env['RAY_PORT']}"
+        argv = [command, address, app, deployment, str(timeout)]
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.cluster_probe", *argv],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout + 60,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"cluster_probe {command} failed:\n{proc.stdout}\n{proc.stderr}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def serve_details(self) -> dict[str, Any]:
+        """The Serve REST API's view (what `serve status` prints, plus each replica's state
+        and node): one HTTP call, where the CLI costs seconds of start-up on a busy box."""
+        token = self.env.get("RAY_AUTH_TOKEN") or (
+            Path(self.env.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+            .read_text()
+            .strip()
+        )
+        r = httpx.get(
+            f"{self.env['RAY_DASHBOARD_ADDRESS']}/api/serve/applications/",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        r.raise_for_status()
+        details: dict[str, Any] = r.json()
+        return details
+
+    def replicas(self, app: str, deployment: str) -> list[dict[str, Any]]:
+        apps = self.serve_details().get("applications") or {}
+        dep = (apps.get(app) or {}).get("deployments", {}).get(deployment) or {}
+        found: list[dict[str, Any]] = dep.get("replicas") or []
+        return found
+
+    def running_replicas(self, app: str, deployment: str) -> int:
+        return sum(r["state"] == "RUNNING" for r in self.replicas(app, deployment))
+
+    @contextmanager
+    def extra_app(self, app: dict[str, Any]) -> Iterator[str]:
+        """Deploy `app` beside the session's apps; yield its URL; remove it afterwards
+        (redeploying the config without it) so later tests see the cluster unchanged."""
+        original = copy.deepcopy(self.config)
+        with_app = copy.deepcopy(original)
+        with_app["applications"].append(app)
+        self.deploy(with_app)
+        try:
+            yield self.base_url + app["route_prefix"]
+        finally:
+            self.deploy(original)
+
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
-        for url in (self.base_url, self.tight_url):
+        prefixes = [a["route_prefix"].rstrip("/") for a in self.config["applications"]]
+        for url in (self.base_url + prefix for prefix in prefixes):
             while True:
                 try:
                     if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
@@ -146,10 +232,12 @@ class LiveCluster:
 
     def stop(self) -> None:
         """stop.sh, then prove nothing of this cluster's process session is left."""
-        sid = (self.run_dir / "head.sid").read_text().strip()
-        self.script("stop.sh", timeout=60)
-        left = subprocess.run(["pgrep", "-s", sid], capture_output=True, text=True).stdout
-        assert not left.strip(), f"ray processes left after stop.sh: {left.split()}"
+        # The head's session and those of any worker nodes (add_worker.sh).
+        sids = [f.read_text().strip() for f in self.run_dir.glob("*.sid")]
+        self.script("stop.sh", timeout=120)
+        for sid in sids:
+            left = subprocess.run(["pgrep", "-s", sid], capture_output=True, text=True).stdout
+            assert not left.strip(), f"ray processes left after stop.sh: {left.split()}"
 
 
 def test_config(http_port: int) -> dict[str, Any]:
@@ -164,7 +252,13 @@ def test_config(http_port: int) -> dict[str, Any]:
     return config
 
 
-def start_cluster(run_dir: Path) -> LiveCluster:
+def start_cluster(
+    run_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    config: Callable[[int], dict[str, Any]] = test_config,
+) -> LiveCluster:
+    """A private cluster; `extra_env` for start.sh (e.g. WORKERS=2), `config` builds the
+    Serve config from the HTTP port."""
     ports = {
         name: str(free_port())
         for name in (
@@ -194,6 +288,7 @@ def start_cluster(run_dir: Path) -> LiveCluster:
         # Serve waits this long for in-flight requests before a replica shuts down.
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "1",
     }
+    env |= extra_env or {}
     # The scripts prepend .venv/bin; run them with the same env so `serve` resolves.
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
     env["RAY_DASHBOARD_ADDRESS"] = f"http://127.0.0.1:{ports['DASHBOARD_PORT']}"
@@ -208,7 +303,7 @@ def start_cluster(run_dir: Path) -> LiveCluster:
     )
     cluster.script("start.sh", timeout=120)
     try:
-        cluster.deploy(test_config(cluster.http_port))
+        cluster.deploy(config(cluster.http_port))
         cluster.wait_ready()
     except BaseException:
         cluster.stop()

@@ -14,7 +14,18 @@ AGENT_PORT=${AGENT_PORT:-52365}
 AGENT_GRPC_PORT=${AGENT_GRPC_PORT:-52366}
 RUNTIME_ENV_AGENT_PORT=${RUNTIME_ENV_AGENT_PORT:-52367}
 SERVE_PORT=${SERVE_PORT:-8000}              # must match http_options.port of the deployed config
-HEAD_CPUS=${HEAD_CPUS:-$(nproc)}
+# Multi-node on one machine: WORKERS=N start.sh also starts N worker nodes (add_worker.sh)
+# of WORKER_CPUS each, and the head then offers no CPUs, so every replica (the ingress and
+# the models) lands on a worker; the Serve controller and HTTP proxy need none.
+WORKERS=${WORKERS:-0}
+WORKER_CPUS=${WORKER_CPUS:-1}
+WORKER_RESOURCES=${WORKER_RESOURCES:-'{}'}
+if ((WORKERS > 0)); then
+  HEAD_CPUS=${HEAD_CPUS:-0}
+else
+  HEAD_CPUS=${HEAD_CPUS:-$(nproc)}
+fi
+HEAD_ADDRESS=${HEAD_ADDRESS:-127.0.0.1:$RAY_PORT} # where add_worker.sh joins; a remote head works too
 
 # Ray keeps unix sockets under its temp dir, whose path must stay short (sun_path is
 # 108 bytes), so it lives in /tmp with a name unique to this checkout.

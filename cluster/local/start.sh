@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the local Ray head node for this checkout; does nothing if it already runs.
 # All of its processes share one session id, recorded so stop.sh stops exactly them.
+# WORKERS=N also starts N worker nodes on this machine (add_worker.sh; see env.sh).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 mkdir -p "$RUN_DIR" "$RAY_TMPDIR"
@@ -8,8 +9,15 @@ SID_FILE=$RUN_DIR/head.sid
 
 running() { [[ -f $SID_FILE ]] && pgrep -s "$(cat "$SID_FILE")" >/dev/null 2>&1; }
 
+start_workers() {
+  for i in $(seq 1 "$WORKERS"); do
+    "$(dirname "$0")/add_worker.sh" "$i"
+  done
+}
+
 if running; then
   echo "ray head already running (session $(cat "$SID_FILE"), dashboard $RAY_DASHBOARD_ADDRESS)"
+  start_workers
   exit 0
 fi
 
@@ -38,7 +46,8 @@ for _ in $(seq 1 90); do
   # Ready = the GCS answers and the dashboard (which `serve deploy` talks to) serves HTTP.
   if ray status --address "127.0.0.1:$RAY_PORT" >/dev/null 2>&1 &&
     [[ $(curl -s -o /dev/null -w '%{http_code}' "$RAY_DASHBOARD_ADDRESS/api/version") != 000 ]]; then
-    echo "ray head up: gcs 127.0.0.1:$RAY_PORT, dashboard $RAY_DASHBOARD_ADDRESS, metrics :$METRICS_PORT"
+    echo "ray head up: gcs 127.0.0.1:$RAY_PORT, dashboard $RAY_DASHBOARD_ADDRESS, metrics :$METRICS_PORT, $HEAD_CPUS CPUs"
+    start_workers
     exit 0
   fi
   if ! kill -0 "$launcher" 2>/dev/null; then

@@ -1,29 +1,16 @@
 #!/usr/bin/env bash
-# Stop the Ray head started by start.sh from this checkout, and nothing else.
+# Stop the Ray nodes started from this checkout (workers from add_worker.sh, then the
+# head from start.sh), and nothing else.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-SID_FILE=$RUN_DIR/head.sid
-if [[ ! -f $SID_FILE ]]; then
+source "$(dirname "$0")/session.sh"
+shopt -s nullglob
+for sid_file in "$RUN_DIR"/worker-*.sid; do
+  name=$(basename "$sid_file" .sid)
+  stop_session "$sid_file" "ray $name"
+done
+if [[ ! -f $RUN_DIR/head.sid ]]; then
   echo "no ray cluster started from this checkout"
   exit 0
 fi
-sid=$(cat "$SID_FILE")
-if pgrep -s "$sid" >/dev/null 2>&1; then
-  pkill -TERM -s "$sid" || true
-  for _ in $(seq 1 10); do
-    pgrep -s "$sid" >/dev/null 2>&1 || break
-    sleep 1
-  done
-  # Some Ray actors ignore SIGTERM while their owner is gone; `ray stop` does the same.
-  pkill -KILL -s "$sid" 2>/dev/null || true
-  for _ in $(seq 1 20); do
-    pgrep -s "$sid" >/dev/null 2>&1 || break
-    sleep 0.5
-  done
-  if pgrep -s "$sid" >/dev/null 2>&1; then
-    echo "some ray processes of session $sid are still exiting: $(pgrep -s "$sid" | xargs)" >&2
-  else
-    echo "ray cluster stopped (session $sid)"
-  fi
-fi
-rm -f "$SID_FILE"
+stop_session "$RUN_DIR/head.sid" "ray cluster"

@@ -1,0 +1,62 @@
+"""Faults under load: a model or ingress replica is killed while requests flow; at most
+1% of requests fail and Serve has a replacement running within 30 s.
+
+A separate application ("faults") runs two replicas of each deployment, so one survives
+each kill; the ingress retries a model call once when its replica dies mid-request
+(deployments/state.py), so a model kill should cost no request at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.live_cluster import MODEL, LiveCluster, redundant_app
+from tests.load import Load
+
+APP = "faults"
+
+
+@pytest.fixture(scope="module")
+def faults_url(cluster: LiveCluster) -> Iterator[str]:
+    with cluster.extra_app(redundant_app(cluster.config["applications"][0], APP)) as url:
+        yield url
+
+
+@pytest.mark.parametrize("killed", [MODEL, "Ingress"])
+def test_replica_killed_under_load(cluster: LiveCluster, faults_url: str, killed: str) -> None:
+    # Model calls of 16 longish texts keep the model replicas busy, so the kill lands
+    # mid-request: only the ingress's retry (deployments/state.py) saves those requests.
+    inputs = 16 if killed == MODEL else 1
+    with Load(faults_url, concurrency=4, inputs=inputs) as load:
+        time.sleep(3)  # steady state first
+        killed_at = time.monotonic()
+        result = cluster.probe("kill", APP, killed, timeout=30)
+        # Keep the load on a little past the replacement, to see the service whole again.
+        time.sleep(3)
+        after = time.monotonic()
+        time.sleep(3)
+    outcomes = load.snapshot()
+    failed = load.failed()
+    last_failure_s = max((o.finished - killed_at for o in failed), default=None)
+    tail_ok = [o for o in outcomes if o.started >= after]
+    print(
+        f"\nkilled {result['killed']} ({killed}): {load.summary()}; "
+        f"replacement RUNNING after {result['recovered_s']} s; "
+        f"last failure {last_failure_s} s after the kill; "
+        f"{len(tail_ok)} requests after recovery, all 200: {all(o.status == 200 for o in tail_ok)}"
+    )
+    for o in failed[:3]:
+        print(f"  failed: {o.status} {o.error[:200]}")
+    if killed == MODEL:
+        # Requests in flight on the killed model replica are retried on the other one.
+        assert not failed, load.summary()
+    else:
+        # Those in flight inside the killed ingress replica are lost (the proxy does not
+        # retry a request whose handler may have run): a handful, well under 1%.
+        assert len(outcomes) >= 100, "too little load to judge a 1% failure rate"
+        assert len(failed) <= 0.01 * len(outcomes), load.summary()
+    assert result["recovered_s"] is not None and result["recovered_s"] <= 30
+    assert tail_ok and all(o.status == 200 for o in tail_ok)
