@@ -5,18 +5,25 @@ Run in a subprocess with the cluster's environment (LiveCluster.probe), so the t
 process itself never joins a Ray cluster: `ray.init` honours RAY_AUTH_MODE=token and the
 token file like the `serve` CLI does.
 
-usage: python -m tests.cluster_probe kill ADDRESS APP DEPLOYMENT [TIMEOUT_S]
+usage: python -m tests.cluster_probe kill|freeze ADDRESS APP DEPLOYMENT [TIMEOUT_S]
+  kill    ray.kill one replica (a crash)
+  freeze  SIGSTOP one replica's process (a hang): only its failing health check can
+          tell Serve, which must replace it
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 import time
 
 import ray
 from ray import serve
+from ray.util.state import list_actors
 
 
 def replica_names(app: str, deployment: str) -> set[str]:
@@ -34,13 +41,25 @@ def running(app: str, deployment: str) -> int:
     return sum(n for state, n in status.replica_states.items() if state == "RUNNING")
 
 
-def kill(app: str, deployment: str, timeout_s: float) -> dict[str, object]:
-    """Kill one replica; seconds until Serve runs a replacement and the count is whole."""
+def replica_pid(name: str) -> int:
+    (actor,) = list_actors(filters=[("name", "=", name), ("state", "=", "ALIVE")])
+    assert actor.pid is not None, f"{name} has no process yet"
+    return actor.pid
+
+
+def kill(app: str, deployment: str, timeout_s: float, *, freeze: bool = False) -> dict[str, object]:
+    """Kill (or freeze) one replica; seconds until Serve runs a replacement and the count
+    is whole."""
     before = replica_names(app, deployment)
     want = running(app, deployment)
     victim = sorted(before)[0]
+    pid = replica_pid(victim) if freeze else None
     killed_at = time.monotonic()
-    ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
+    if pid is not None:
+        # The replica's node is this machine: the process is ours to stop.
+        os.kill(pid, signal.SIGSTOP)
+    else:
+        ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
     recovered_s = None
     while time.monotonic() - killed_at < timeout_s:
         new = replica_names(app, deployment) - before
@@ -52,6 +71,9 @@ def kill(app: str, deployment: str, timeout_s: float) -> dict[str, object]:
             recovered_s = time.monotonic() - killed_at
             break
         time.sleep(0.2)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # Serve has given up on it; don't leave it frozen
     return {"killed": victim, "replicas": want, "recovered_s": recovered_s}
 
 
@@ -59,8 +81,8 @@ def main() -> None:
     command, address, app, deployment = sys.argv[1:5]
     timeout_s = float(sys.argv[5]) if len(sys.argv) > 5 else 30.0
     ray.init(address=address, namespace="serve", logging_level=logging.ERROR, log_to_driver=False)
-    if command == "kill":
-        result = kill(app, deployment, timeout_s)
+    if command in ("kill", "freeze"):
+        result = kill(app, deployment, timeout_s, freeze=command == "freeze")
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(result))

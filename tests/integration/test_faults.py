@@ -13,15 +13,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.live_cluster import MODEL, LiveCluster, redundant_app
+from tests.live_cluster import MODEL, LiveCluster, deployment, redundant_app
 from tests.load import Load
 
 APP = "faults"
 
 
+# Short health checks so a hung model replica is noticed in seconds, not the production
+# config's 10 s period plus 30 s timeout.
+HEALTH_CHECK = {"health_check_period_s": 1, "health_check_timeout_s": 5}
+
+
 @pytest.fixture(scope="module")
 def faults_url(cluster: LiveCluster) -> Iterator[str]:
-    with cluster.extra_app(redundant_app(cluster.config["applications"][0], APP)) as url:
+    app = redundant_app(cluster.config["applications"][0], APP)
+    deployment(app, MODEL).update(HEALTH_CHECK)
+    with cluster.extra_app(app) as url:
         yield url
 
 
@@ -59,4 +66,26 @@ def test_replica_killed_under_load(cluster: LiveCluster, faults_url: str, killed
         assert len(outcomes) >= 100, "too little load to judge a 1% failure rate"
         assert len(failed) <= 0.01 * len(outcomes), load.summary()
     assert result["recovered_s"] is not None and result["recovered_s"] <= 30
+    assert tail_ok and all(o.status == 200 for o in tail_ok)
+
+
+def test_hung_replica_fails_its_health_check_and_is_replaced(
+    cluster: LiveCluster, faults_url: str
+) -> None:
+    """A frozen model replica (SIGSTOP: alive, but answering nothing) can only be caught by
+    its health check timing out; Serve must then replace it while the other one serves."""
+    with Load(faults_url, concurrency=2, inputs=1) as load:
+        time.sleep(2)
+        result = cluster.probe("freeze", APP, MODEL, timeout=60)
+        time.sleep(2)
+        after = time.monotonic()
+        time.sleep(3)
+    outcomes = load.snapshot()
+    tail_ok = [o for o in outcomes if o.started >= after]
+    print(
+        f"\nfroze {result['killed']}: replaced after {result['recovered_s']} s "
+        f"(health check every {HEALTH_CHECK['health_check_period_s']} s, timeout "
+        f"{HEALTH_CHECK['health_check_timeout_s']} s); {load.summary()}"
+    )
+    assert result["recovered_s"] is not None and result["recovered_s"] <= 60
     assert tail_ok and all(o.status == 200 for o in tail_ok)
