@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.bootstrapped
 ENV := source cluster/local/env.sh &&
 
-.PHONY: help bootstrap up down status test lint fmt dashboards manifests
+.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench
 
 help:
 	@echo "make up      start a local Ray cluster, deploy serve_config.yaml, print URLs"
@@ -15,6 +15,7 @@ help:
 	@echo "make status  serve status of the local cluster"
 	@echo "make test    run the test suite (starts its own private cluster)"
 	@echo "make lint    ruff + mypy"
+	@echo "make bench   CPU benchmark: raw model, naive Serve app, this app -> benchmarks/RESULTS.md"
 	@echo "make dashboards  regenerate monitoring/grafana/dashboards/*.json"
 	@echo "make manifests   regenerate cluster/kuberay/rayservice*.yaml from serve_config.yaml"
 
@@ -50,7 +51,11 @@ test: bootstrap
 lint: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy deployments cluster tests monitoring
+	$(BIN)/mypy deployments cluster tests monitoring benchmarks
+
+# Raw-model ceiling, naive Serve baseline and our app in one run -> benchmarks/RESULTS.md.
+bench: bootstrap
+	benchmarks/run_cpu.sh
 
 manifests: bootstrap
 	$(BIN)/python cluster/kuberay/generate.py

@@ -1,0 +1,73 @@
+"""Synthetic texts and latency/throughput summaries shared by the benchmark tools.
+
+Both loadgen.py and raw_model.py draw texts from here, so the in-process ceiling and the
+HTTP numbers are measured over the same inputs (same token counts, same padding).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+# Plain lowercase English-ish words: each is one WordPiece token for MiniLM's vocabulary,
+# so `words` is close to the token count the model sees (plus [CLS]/[SEP]).
+_WORDS = (
+    "the of and to in is was for on that with as by at from it this be are which or an "
+    "have has not but were all one their they can more been time its also into new other "
+    "some two may first these such would many then over after used year people most "
+    "world state city water house school system group power market music model data"
+)
+_VOCAB = _WORDS.split()
+
+PERCENTILES = (50, 90, 99)
+
+
+def synthetic_texts(count: int, words: int, seed: int = 0) -> list[str]:
+    """`count` distinct texts of exactly `words` words, deterministic for a seed."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(_VOCAB, k=words)) for _ in range(count)]
+
+
+def percentiles_ms(latencies_s: Iterable[float]) -> dict[str, float | None]:
+    """p50/p90/p99 (plus mean, max) in milliseconds over every sample.
+
+    Computed over the merged raw samples, never by averaging per-process percentiles
+    (a mean of p99s is not a p99). numpy's default linear interpolation.
+    """
+    arr = np.fromiter(latencies_s, dtype=np.float64)
+    keys = [f"p{p}_ms" for p in PERCENTILES] + ["mean_ms", "max_ms"]
+    if arr.size == 0:
+        return dict.fromkeys(keys)
+    values = np.percentile(arr, PERCENTILES) * 1000.0
+    out: dict[str, float | None] = {k: float(v) for k, v in zip(keys, values, strict=False)}
+    out["mean_ms"] = float(arr.mean() * 1000.0)
+    out["max_ms"] = float(arr.max() * 1000.0)
+    return out
+
+
+def summarize(
+    latencies_s: Iterable[float],
+    statuses: Mapping[str, int],
+    elapsed_s: float,
+    items_per_request: int,
+) -> dict[str, Any]:
+    """One step's numbers. Throughput counts successful (2xx) requests only, so a server
+    that answers 503 fast cannot look fast; latency percentiles are over successes too,
+    and the errors are reported by status beside them."""
+    counts = Counter(statuses)
+    ok = sum(n for s, n in counts.items() if s.isdigit() and 200 <= int(s) < 300)
+    total = sum(counts.values())
+    rate = ok / elapsed_s if elapsed_s > 0 else 0.0
+    return {
+        "requests": total,
+        "ok": ok,
+        "errors": {s: n for s, n in sorted(counts.items()) if not (s.isdigit() and s[0] == "2")},
+        "elapsed_s": elapsed_s,
+        "req_per_s": rate,
+        "items_per_s": rate * items_per_request,
+        **percentiles_ms(latencies_s),
+    }

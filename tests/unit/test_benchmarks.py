@@ -1,0 +1,201 @@
+"""benchmarks/: summary math, CLI bounds, loadgen against a real local HTTP server, and the
+raw-model ceiling on a few texts. No Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from benchmarks import loadgen, raw_model
+from benchmarks.workload import percentiles_ms, summarize, synthetic_texts
+
+
+def test_percentiles_on_known_samples() -> None:
+    samples = [i / 1000 for i in range(1, 101)]  # 1..100 ms
+    p = percentiles_ms(samples)
+    assert p["p50_ms"] == pytest.approx(50.5)
+    assert p["p90_ms"] == pytest.approx(90.1)
+    assert p["p99_ms"] == pytest.approx(99.01)
+    assert p["max_ms"] == pytest.approx(100)
+    assert p["mean_ms"] == pytest.approx(50.5)
+    assert percentiles_ms([])["p99_ms"] is None
+
+
+def test_percentiles_merge_raw_samples_not_per_shard_percentiles() -> None:
+    fast, slow = [0.001] * 99, [1.0] * 1
+    merged = percentiles_ms(fast + slow)["p99_ms"]
+    assert merged == pytest.approx(float(np.percentile(fast + slow, 99)) * 1000)
+    # What averaging the two shards' p99s would give instead: wildly off.
+    assert merged != pytest.approx((1 + 1000) / 2)
+
+
+def test_summary_counts_only_2xx_as_throughput() -> None:
+    s = summarize(
+        [0.01] * 8, {"200": 8, "503": 3, "timeout": 1}, elapsed_s=2.0, items_per_request=4
+    )
+    assert s["requests"] == 12 and s["ok"] == 8
+    assert s["req_per_s"] == pytest.approx(4.0)
+    assert s["items_per_s"] == pytest.approx(16.0)
+    assert s["errors"] == {"503": 3, "timeout": 1}
+
+
+def test_synthetic_texts_are_deterministic_and_sized() -> None:
+    a = synthetic_texts(5, 7, seed=1)
+    assert a == synthetic_texts(5, 7, seed=1)
+    assert all(len(t.split()) == 7 for t in a)
+    assert len(set(a)) == 5
+
+
+def test_split_is_even() -> None:
+    assert loadgen.split(7, 3) == [3, 2, 2]
+    assert sum(loadgen.split(64, 2)) == 64
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--concurrency", "1"],  # neither --duration nor --requests
+        ["--rate", "5"],
+        ["--concurrency", "0", "--requests", "5"],
+        ["--requests", "0"],
+        ["--engine", "wrk", "--requests", "5"],
+    ],
+)
+def test_cli_refuses_unbounded_or_bad_runs(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as e:
+        loadgen.parse_args(argv)
+    assert e.value.code == 2
+    if argv == ["--concurrency", "1"]:
+        assert "unbounded" in capsys.readouterr().err
+
+
+# A stand-in server: 200 with one vector per input, or 503 for model "overloaded".
+echo = FastAPI()
+SEEN: list[dict] = []
+
+
+@echo.post("/v1/embeddings")
+async def _embeddings(request: Request) -> JSONResponse:
+    body = await request.json()
+    SEEN.append({"auth": request.headers.get("authorization"), **body})
+    if body["model"] == "overloaded":
+        return JSONResponse({"error": {"code": "overloaded"}}, status_code=503)
+    data = [
+        {"object": "embedding", "index": i, "embedding": [0.0]} for i in range(len(body["input"]))
+    ]
+    return JSONResponse({"object": "list", "data": data, "model": body["model"]})
+
+
+@pytest.fixture(scope="module")
+def echo_url() -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(echo, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "echo server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+def test_closed_loop_counts_real_requests(echo_url: str, tmp_path: Path) -> None:
+    SEEN.clear()
+    out = tmp_path / "r.json"
+    report = loadgen.main(
+        [
+            *("--url", echo_url, "--concurrency", "1,3", "--requests", "11"),
+            *("--texts-per-request", "2", "--text-length", "5", "--warmup", "0"),
+            *("--api-key", "k1", "--json", str(out), "--no-progress"),
+        ]
+    )
+    steps = report["steps"]
+    assert [s["concurrency"] for s in steps] == [1, 3]
+    for s in steps:
+        assert s["requests"] == s["ok"] == 11
+        assert s["errors"] == {}
+        assert s["items_per_s"] == pytest.approx(2 * s["req_per_s"])
+        assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"]
+    assert len(SEEN) == 22
+    assert all(r["auth"] == "Bearer k1" and len(r["input"]) == 2 for r in SEEN)
+    assert all(len(t.split()) == 5 for t in SEEN[0]["input"])
+    saved = json.loads(out.read_text())
+    assert saved["steps"][0]["ok"] == 11 and "k1" not in out.read_text()
+
+
+def test_status_accounting_of_errors(echo_url: str) -> None:
+    report = loadgen.main(
+        [
+            *("--url", echo_url, "--model", "overloaded", "--concurrency", "2"),
+            *("--requests", "6", "--warmup", "0", "--no-progress", "--processes", "1"),
+        ]
+    )
+    (s,) = report["steps"]
+    assert s["requests"] == 6 and s["ok"] == 0
+    assert s["errors"] == {"503": 6}
+    assert s["req_per_s"] == 0 and s["p99_ms"] is None
+
+
+def test_connection_errors_are_counted(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    report = loadgen.main(
+        [
+            *("--url", f"http://127.0.0.1:{port}", "--concurrency", "1", "--requests", "3"),
+            *("--warmup", "0", "--no-progress", "--processes", "1"),
+        ]
+    )
+    (s,) = report["steps"]
+    assert s["requests"] == 3 and s["ok"] == 0
+    assert all(k.startswith("conn_error") for k in s["errors"])
+
+
+def test_open_loop_duration_and_plot(echo_url: str, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "p.png"
+    report = loadgen.main(
+        [
+            *("--url", echo_url, "--rate", "40", "--duration", "1", "--warmup", "0"),
+            *("--no-progress", "--plot", str(png)),
+        ]
+    )
+    (s,) = report["steps"]
+    assert s["mode"] == "open" and s["errors"] == {}
+    # Poisson with mean 40 over 1 s: far outside [10, 90] only by a bug.
+    assert 10 <= s["ok"] <= 90
+    assert png.stat().st_size > 1000
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed")
+def test_wrk_engine(echo_url: str) -> None:
+    report = loadgen.main(
+        [
+            *("--url", echo_url, "--engine", "wrk", "--concurrency", "2", "--duration", "1"),
+            *("--warmup", "0", "--processes", "1", "--api-key", "k2"),
+        ]
+    )
+    (s,) = report["steps"]
+    assert s["ok"] > 0 and s["p99_ms"] is not None
+
+
+def test_raw_model_small_batches() -> None:
+    report = raw_model.run([1, 2], texts=4, text_length=8, device="cpu")
+    assert [s["batch_size"] for s in report["steps"]] == [1, 2]
+    assert all(s["texts_per_s"] > 0 and s["texts"] == 4 for s in report["steps"])
+    assert "batch" in raw_model.format_table(report["steps"])
