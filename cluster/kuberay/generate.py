@@ -249,6 +249,26 @@ def demand(config: dict[str, Any]) -> Demand:
 # --- Manifest -----------------------------------------------------------------------------
 
 
+# Every Ray pod gets the ingress's API keys; one definition, indented where each group needs it.
+API_KEYS_VOLUME = """\
+# API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
+# files in place on update, and the ingress re-reads them, so rotation needs no
+# restart. Every group mounts it since Serve may place an ingress anywhere.
+volumes:
+  - name: api-keys
+    secret:
+      secretName: {secret}"""
+
+API_KEYS_MOUNT = """\
+env:
+  - name: RSIC_API_KEYS_FILE
+    value: {path}
+volumeMounts:
+  - name: api-keys
+    mountPath: {dir}
+    readOnly: true"""
+
+
 def indent(text: str, spaces: int) -> str:
     pad = " " * spaces
     return "\n".join(pad + line if line else line for line in text.splitlines())
@@ -322,13 +342,7 @@ $autoscaler_resources
           labels:
             app.kubernetes.io/name: $app_label  # the PodMonitor selects on this
         spec:
-          # API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
-          # files in place on update, and the ingress re-reads them, so rotation needs no
-          # restart. Every group mounts it since Serve may place an ingress anywhere.
-          volumes:
-            - name: api-keys
-              secret:
-                secretName: $api_keys_secret
+$api_keys_volume_10
           containers:
             - name: ray-head
               image: $cpu_image
@@ -345,13 +359,7 @@ $head_resources
                   name: serve  # KubeRay's serve Service targets this port by name
                 - containerPort: $metrics_port
                   name: metrics
-              env:
-                - name: RSIC_API_KEYS_FILE
-                  value: $api_keys_path
-              volumeMounts:
-                - name: api-keys
-                  mountPath: $api_keys_dir
-                  readOnly: true
+$api_keys_mount_14
     workerGroupSpecs:
       - groupName: cpu
         # Enough pods for every CPU deployment at max_replicas (sum of num_cpus x
@@ -370,13 +378,7 @@ $head_resources
             # Past the longest graceful_shutdown_timeout_s in serve_config.yaml, so a
             # replica finishes its in-flight batch before the pod is killed.
             terminationGracePeriodSeconds: $grace_s
-            # API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
-            # files in place on update, and the ingress re-reads them, so rotation needs no
-            # restart. Every group mounts it since Serve may place an ingress anywhere.
-            volumes:
-              - name: api-keys
-                secret:
-                  secretName: $api_keys_secret
+$api_keys_volume_12
             containers:
               - name: ray-worker
                 image: $cpu_image
@@ -387,13 +389,7 @@ $cpu_worker_resources
                     name: serve
                   - containerPort: $metrics_port
                     name: metrics
-                env:
-                  - name: RSIC_API_KEYS_FILE
-                    value: $api_keys_path
-                volumeMounts:
-                  - name: api-keys
-                    mountPath: $api_keys_dir
-                    readOnly: true
+$api_keys_mount_16
 $gpu_group"""
 )
 
@@ -420,13 +416,7 @@ GPU_GROUP = Template(
               - key: nvidia.com/gpu
                 operator: Exists
                 effect: NoSchedule
-            # API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
-            # files in place on update, and the ingress re-reads them, so rotation needs no
-            # restart. Every group mounts it since Serve may place an ingress anywhere.
-            volumes:
-              - name: api-keys
-                secret:
-                  secretName: $api_keys_secret
+$api_keys_volume_12
             containers:
               - name: ray-worker
                 # Same Ray and Python as the CPU image, plus the CUDA runtime.
@@ -438,13 +428,7 @@ $gpu_worker_resources
                     name: serve
                   - containerPort: $metrics_port
                     name: metrics
-                env:
-                  - name: RSIC_API_KEYS_FILE
-                    value: $api_keys_path
-                volumeMounts:
-                  - name: api-keys
-                    mountPath: $api_keys_dir
-                    readOnly: true
+$api_keys_mount_16
 """
 )
 
@@ -492,10 +476,13 @@ def render(
         "metrics_port": METRICS_PORT,
         "serve_port": config["http_options"].get("port", 8000),
         "grace_s": grace_seconds(base),
-        "api_keys_secret": API_KEYS_SECRET,
-        "api_keys_dir": API_KEYS_DIR,
-        "api_keys_path": f"{API_KEYS_DIR}/api_keys.json",
     }
+    volume = API_KEYS_VOLUME.format(secret=API_KEYS_SECRET)
+    mount = API_KEYS_MOUNT.format(path=f"{API_KEYS_DIR}/api_keys.json", dir=API_KEYS_DIR)
+    for spaces in (10, 12):
+        common[f"api_keys_volume_{spaces}"] = indent(volume, spaces)
+    for spaces in (14, 16):
+        common[f"api_keys_mount_{spaces}"] = indent(mount, spaces)
     gpu_group = ""
     if profile == "gpu":
         gpu_group = GPU_GROUP.substitute(
