@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ModelKind = Literal["embedding", "predictor", "generator"]
 
 
 class BatchConfig(BaseModel):
@@ -140,7 +142,8 @@ class AppArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     models: list[EmbeddingModelArgs] = Field(
-        min_length=1, description="Embedding models to serve, each as its own deployment."
+        default_factory=list,
+        description="Embedding models to serve, each as its own deployment.",
     )
     limits: RequestLimits = Field(
         default_factory=RequestLimits, description="Request limits enforced by the ingress."
@@ -152,10 +155,19 @@ class AppArgs(BaseModel):
         default_factory=RateLimits, description="Per-client rate limits, per ingress replica."
     )
 
-    @field_validator("models")
-    @classmethod
-    def _unique_names(cls, models: list[EmbeddingModelArgs]) -> list[EmbeddingModelArgs]:
-        names = [m.name for m in models]
+    def _served(self) -> list[tuple[str, ModelKind]]:
+        # Every kind of model shares one namespace: clients name any of them as `model`.
+        return [(m.name, "embedding") for m in self.models]
+
+    def model_kinds(self) -> dict[str, ModelKind]:
+        """Every served model id with its kind, in config order."""
+        return dict(self._served())
+
+    @model_validator(mode="after")
+    def _some_unique_models(self) -> AppArgs:
+        names = [name for name, _ in self._served()]
+        if not names:
+            raise ValueError("serve at least one model")
         if len(names) != len(set(names)):
-            raise ValueError(f"model names must be unique: {names}")
-        return models
+            raise ValueError(f"model names must be unique across all kinds: {names}")
+        return self

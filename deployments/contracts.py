@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from deployments.config import BatchConfig
+from deployments.config import BatchConfig, ModelKind
 
 
 def is_encodable(text: str) -> bool:
@@ -28,7 +28,9 @@ def is_encodable(text: str) -> bool:
 
 class TensorSpec(BaseModel):
     name: str = Field(description="Tensor name.")
-    datatype: Literal["string", "float32", "float16", "int64"] = Field(description="Element type.")
+    datatype: Literal["string", "float64", "float32", "float16", "int64", "int32", "bool"] = Field(
+        description="Element type."
+    )
     shape: list[int] = Field(description="Shape; -1 is variable (the first axis is the batch).")
     description: str = Field("", description="What the tensor holds.")
 
@@ -36,9 +38,13 @@ class TensorSpec(BaseModel):
 class ModelContract(BaseModel):
     inputs: list[TensorSpec] = Field(description="Accepted inputs.")
     outputs: list[TensorSpec] = Field(description="Produced outputs.")
-    max_tokens_per_input: int = Field(description="Longer inputs are truncated or rejected.")
-    truncates: bool = Field(description="Whether over-long inputs are truncated (else 422).")
-    normalized: bool = Field(True, description="Output vectors have unit L2 norm.")
+    max_tokens_per_input: int | None = Field(
+        None, description="Text models: longer inputs are truncated or rejected."
+    )
+    truncates: bool | None = Field(
+        None, description="Text models: whether over-long inputs are truncated (else 422)."
+    )
+    normalized: bool | None = Field(None, description="Embeddings: output rows have unit norm.")
 
 
 class ModelInfo(BaseModel):
@@ -47,8 +53,8 @@ class ModelInfo(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     name: str
-    kind: Literal["embedding"] = "embedding"
-    dimensions: int
+    kind: ModelKind = "embedding"
+    dimensions: int | None = Field(None, description="Embeddings: length of each vector.")
     device: str
     dtype: str
     contract: ModelContract

@@ -119,6 +119,7 @@ class EmbeddingModel:
                 ],
                 max_tokens_per_input=enc.max_seq_length,
                 truncates=enc.truncate,
+                normalized=True,
             ),
         )
 

@@ -5,7 +5,9 @@ Knows nothing of torch: models are reached only through DeploymentHandles.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -25,7 +27,8 @@ Every route but the probes needs an API key (`Authorization: Bearer <key>` or
 Every error has the body `{"error": {"message", "type", "param", "code"}}`."""
 
 
-def create_app() -> FastAPI:
+def create_app(model_routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The ingress's FastAPI app; ``model_routers`` add the routes of configured models."""
     app = FastAPI(
         title="Ray Serve inference cluster",
         version="0.1.0",
@@ -34,6 +37,8 @@ def create_app() -> FastAPI:
     )
     app.include_router(embeddings.router)
     app.include_router(models.router)
+    for router in model_routers:
+        app.include_router(router)
     app.include_router(health.router)
     # Each middleware wraps the ones added before it, so a request meets them bottom-up:
     # metrics -> errors -> access (401/429, before any body byte is read) -> body limits
@@ -47,13 +52,21 @@ def create_app() -> FastAPI:
     return app
 
 
-app = create_app()
+def model_routers(args: AppArgs) -> list[APIRouter]:
+    """Routes that exist only for some configured models (typed from their contracts)."""
+    return []
 
 
+# No app here: each replica builds its own in __serve_build_asgi_app__, after __init__, so
+# the routes (and OpenAPI schemas) of configured models are generated from AppArgs.
 @serve.deployment(max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.25})
-@serve.ingress(app)
+@serve.ingress()
 class Ingress:
     def __init__(self, args: AppArgs, models: dict[str, DeploymentHandle]) -> None:
         # Settings come from this process's environment, inherited from `ray start`.
         access = AccessControl.build(args, Settings())
+        self._args = args
         set_state(ServingState(args, models, access))
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_app(model_routers(self._args))

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deployments.config import BatchConfig
+from deployments.config import BatchConfig, ModelKind
 from deployments.contracts import ModelContract
 
 
@@ -55,6 +55,7 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int = Field(description="Unix time the serving application started.")
     owned_by: str
+    kind: ModelKind | None = Field(None, description="embedding, predictor or generator.")
     ready: bool = Field(description="Whether the model deployment answered just now.")
     dimensions: int | None = Field(None, description="Length of each output vector.")
     device: str | None = Field(None, description="Where the replica runs the model.")

@@ -13,7 +13,7 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 
 from deployments.access import AccessControl
-from deployments.config import AppArgs, RequestLimits
+from deployments.config import AppArgs, ModelKind, RequestLimits
 from deployments.contracts import EmbedResult, ModelInfo, is_encodable
 from deployments.errors import (
     DeadlineExceededError,
@@ -34,17 +34,25 @@ class ServingState:
         self.limits = args.limits
         self.models = models
         self.access = access
+        self.kinds = args.model_kinds()
         self.owned_by = {m.name: m.owned_by for m in args.models}
         self.created = int(time.time())
         self._dimensions: dict[str, int] = {}
 
-    def handle(self, model: str) -> DeploymentHandle:
-        try:
-            return self.models[model]
-        except KeyError:
+    def handle(self, model: str, kind: ModelKind | None = None) -> DeploymentHandle:
+        """The model's deployment; 404 if it is not served (as a ``kind`` model, if given)."""
+        found = self.models.get(model)
+        if found is None:
             raise ModelNotFoundError(
                 f"model {model!r} is not served; see GET /v1/models", param="model"
-            ) from None
+            )
+        if kind is not None and self.kinds[model] != kind:
+            raise ModelNotFoundError(
+                f"model {model!r} is a {self.kinds[model]} model; this route serves "
+                f"{kind} models (see GET /v1/models)",
+                param="model",
+            )
+        return found
 
     def check_inputs(self, texts: list[str]) -> None:
         limits = self.limits
@@ -73,7 +81,7 @@ class ServingState:
 
     async def embed(self, model: str, texts: list[str], timeout_s: float) -> EmbedResult:
         """The model's answer within ``timeout_s``; past it the model's work is cancelled."""
-        handle = self.handle(model)
+        handle = self.handle(model, "embedding")
         response = handle.embed.remote(texts)
         try:
             async with asyncio.timeout(timeout_s):
@@ -117,7 +125,8 @@ class ServingState:
         info: ModelInfo = await asyncio.wait_for(
             self.handle(model).info.remote(), self.limits.ready_timeout_s
         )
-        self._dimensions[model] = info.dimensions
+        if info.dimensions is not None:
+            self._dimensions[model] = info.dimensions
         return info
 
     async def dimensions(self, model: str) -> int:

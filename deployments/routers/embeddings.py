@@ -57,7 +57,7 @@ async def create_embeddings(
 ) -> Response:
     # 403 before 404, so a key scoped to some models cannot probe which others exist.
     caller.require_model(body.model)
-    state.handle(body.model)
+    state.handle(body.model, "embedding")
     note_model(request.scope.setdefault("state", {}), body.model)
     texts = [body.input] if isinstance(body.input, str) else body.input
     state.check_inputs(texts)

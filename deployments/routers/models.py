@@ -17,7 +17,11 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 async def _card(state: ServingState, name: str) -> ModelCard:
     info = await state.probe(name)
     card = ModelCard(
-        id=name, created=state.created, owned_by=state.owned_by[name], ready=info is not None
+        id=name,
+        created=state.created,
+        owned_by=state.owned_by[name],
+        kind=state.kinds[name],
+        ready=info is not None,
     )
     if info is not None:
         card = card.model_copy(
