@@ -1,100 +1,174 @@
 #!/usr/bin/env bash
 # One benchmark run on this machine's CPU, written to benchmarks/RESULTS.md:
-#   1. the raw model ceiling (benchmarks/raw_model.py, in-process, before the cluster starts
-#      so nothing else competes for the cores);
-#   2. a private Ray cluster (cluster/local/start.sh with its own RUN_DIR and free ports,
-#      as tests/live_cluster.py does), so it runs beside `make up` without touching it;
-#   3. serve_config.yaml (the tuned app) deployed alone, closed-loop sweep with an admin
+#   1. the raw model ceiling (benchmarks/raw_model.py, in-process, before any cluster starts
+#      so nothing else competes for the cores), for each workload's text length;
+#   2. the naive app (benchmarks/naive_app.py) on a stock Ray Serve cluster (FAST_PATH=off:
+#      what a naive deployment gets), swept with each workload;
+#   3. serve_config.yaml (this app) on a cluster started as `make up` starts it (the
+#      FAST_PATH default of cluster/local/env.sh), swept with each workload, with an admin
 #      key (admin is not rate limited, so the 20 req/s default limit is not what we measure);
-#   4. the naive app (benchmarks/naive_app.py) deployed alone in its place, the same sweep;
-#   5. benchmarks/report.py: tables, ratios, plot. The cluster is stopped on exit.
-# The apps run one at a time so neither's idle or autoscaled replicas skew the other's.
+#   3b. CPU milliseconds per small request in each process role, for both apps
+#      (benchmarks/cpu_cost.py): where the time goes;
+#   4. cold start: `make up` to the first 200 (benchmarks/cold_start.py; COLD_START=0 skips);
+#   5. benchmarks/report.py: tables, ratios, plots.
+# Each cluster is private (its own RUN_DIR and free ports, as tests/live_cluster.py does),
+# runs one app, and is stopped before the next starts.
 #
-# Knobs (environment): CONCURRENCY (1,4,16,64)  DURATION (20)  WARMUP (5)  TEXTS (8)
-#   WORDS (32)  PROCESSES (2)  BATCH_SIZES (1,8,32,128)  RAW_TEXTS (512)
-#   OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
-# Smoke run:  CONCURRENCY=1,4 DURATION=3 WARMUP=1 RAW_TEXTS=32 BATCH_SIZES=1,8 \
+# Workloads: "small" = SMALL_TEXTS texts of SMALL_WORDS words per request (1 x 8: many tiny
+# requests, where serving overhead dominates); "batch" = TEXTS x WORDS (8 x 32).
+# Knobs (environment): CONCURRENCY (1,4,16,64)  DURATION (15)  WARMUP (5)  TEXTS (8)
+#   WORDS (32)  SMALL_TEXTS (1)  SMALL_WORDS (8)  PROCESSES (2)  BATCH_SIZES (1,8,32,128)
+#   RAW_TEXTS (512)  CPU_REQUESTS (300)  COLD_START (1)  OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
+# Smoke run:  CONCURRENCY=1,4 DURATION=3 WARMUP=1 RAW_TEXTS=32 BATCH_SIZES=1,8 COLD_START=0 \
 #             RESULTS=/tmp/RESULTS.md benchmarks/run_cpu.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PY=$ROOT/.venv/bin/python
 CONCURRENCY=${CONCURRENCY:-1,4,16,64}
-DURATION=${DURATION:-20}
+DURATION=${DURATION:-15}
 WARMUP=${WARMUP:-5}
 TEXTS=${TEXTS:-8}
 WORDS=${WORDS:-32}
+SMALL_TEXTS=${SMALL_TEXTS:-1}
+SMALL_WORDS=${SMALL_WORDS:-8}
 PROCESSES=${PROCESSES:-2}
 BATCH_SIZES=${BATCH_SIZES:-1,8,32,128}
 RAW_TEXTS=${RAW_TEXTS:-512}
+COLD_START=${COLD_START:-1}
+CPU_REQUESTS=${CPU_REQUESTS:-300}
 OUT_DIR=${OUT_DIR:-$ROOT/benchmarks/out}
 RESULTS=${RESULTS:-$ROOT/benchmarks/RESULTS.md}
 mkdir -p "$OUT_DIR"
+unset FAST_PATH RAY_TMPDIR # each cluster below picks its own
 
 echo "== raw model ceiling"
-"$PY" -m benchmarks.raw_model --batch-sizes "$BATCH_SIZES" --texts "$RAW_TEXTS" \
-  --text-length "$WORDS" --json "$OUT_DIR/raw.json"
+for words in "$SMALL_WORDS" "$WORDS"; do
+  "$PY" -m benchmarks.raw_model --batch-sizes "$BATCH_SIZES" --texts "$RAW_TEXTS" \
+    --text-length "$words" --json "$OUT_DIR/raw-$words.json"
+done
 
-# A private cluster: every port free, its own run dir (and so its own RAY_TMPDIR and keys).
-RUN_DIR=$(mktemp -d /tmp/rsic-bench-XXXXXX)
-export RUN_DIR
-read -r RAY_PORT DASHBOARD_PORT METRICS_PORT CLIENT_PORT AGENT_PORT AGENT_GRPC_PORT \
-  RUNTIME_ENV_AGENT_PORT SERVE_PORT < <("$PY" - <<'PY'
+start_cluster() { # FAST_PATH: a private cluster with every port free and its own run dir
+  RUN_DIR=$(mktemp -d /tmp/rsic-bench-XXXXXX)
+  export RUN_DIR FAST_PATH=$1
+  read -r RAY_PORT DASHBOARD_PORT METRICS_PORT CLIENT_PORT AGENT_PORT AGENT_GRPC_PORT \
+    RUNTIME_ENV_AGENT_PORT SERVE_PORT HAPROXY_STATS_PORT HAPROXY_METRICS_PORT \
+    FALLBACK_PROXY_PORT < <("$PY" - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(8)]
+socks = [socket.socket() for _ in range(11)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
 PY
-)
-export RAY_PORT DASHBOARD_PORT METRICS_PORT CLIENT_PORT AGENT_PORT AGENT_GRPC_PORT \
-  RUNTIME_ENV_AGENT_PORT SERVE_PORT
-export RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT
-export RSIC_API_KEYS_FILE=$RUN_DIR/api_keys.json
-unset RAY_TMPDIR  # env.sh derives a short one from RUN_DIR
-# Replicas inherit the environment of `ray start`: RSIC_API_KEYS_FILE must be set before it.
-trap 'cluster/local/stop.sh || true; rm -rf "$RUN_DIR"' EXIT
+  )
+  export RAY_PORT DASHBOARD_PORT METRICS_PORT CLIENT_PORT AGENT_PORT AGENT_GRPC_PORT \
+    RUNTIME_ENV_AGENT_PORT SERVE_PORT HAPROXY_STATS_PORT HAPROXY_METRICS_PORT FALLBACK_PROXY_PORT
+  export RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT
+  export RSIC_API_KEYS_FILE=$RUN_DIR/api_keys.json
+  # Default scopes include admin, which the rate limiter leaves alone.
+  API_KEY=$("$PY" -m deployments.manage_keys --file "$RSIC_API_KEYS_FILE" add bench 2>/dev/null | head -n 1)
+  echo "== private cluster (FAST_PATH=$FAST_PATH) on :$SERVE_PORT, run dir $RUN_DIR"
+  # Replicas inherit the environment of `ray start`: RSIC_API_KEYS_FILE must be set before it.
+  cluster/local/start.sh
+}
 
-echo "== private cluster on :$SERVE_PORT (run dir $RUN_DIR)"
-# Default scopes include admin, which the rate limiter leaves alone.
-API_KEY=$("$PY" -m deployments.manage_keys --file "$RSIC_API_KEYS_FILE" add bench 2>/dev/null | head -n 1)
-cluster/local/start.sh
+stop_cluster() {
+  [[ -n ${RUN_DIR:-} ]] || return 0
+  cluster/local/stop.sh || true
+  rm -rf "$RUN_DIR"
+  RUN_DIR=
+  unset FAST_PATH
+}
+trap stop_cluster EXIT
 
-"$PY" - "$RUN_DIR" "$SERVE_PORT" <<'PY'
+write_config() { # APP OUT: serve_config.yaml's cluster settings (port: SERVE_PORT) + APP
+  "$PY" - "$1" "$2" "$SERVE_PORT" <<'PY'
 import sys
 from pathlib import Path
 
 import yaml
 
-run_dir, port = Path(sys.argv[1]), int(sys.argv[2])
-tuned = yaml.safe_load(Path("serve_config.yaml").read_text())
-tuned["http_options"]["port"] = port
-(run_dir / "tuned.yaml").write_text(yaml.safe_dump(tuned, sort_keys=False))
-naive = {k: v for k, v in tuned.items() if k != "applications"}
-naive["applications"] = [
-    {"name": "naive", "route_prefix": "/", "import_path": "benchmarks.naive_app:app"}
-]
-(run_dir / "naive.yaml").write_text(yaml.safe_dump(naive, sort_keys=False))
+app, out, port = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+config = yaml.safe_load(Path("serve_config.yaml").read_text())
+config["http_options"]["port"] = port
+if app == "naive":
+    config["applications"] = [
+        {"name": "naive", "route_prefix": "/", "import_path": "benchmarks.naive_app:app"}
+    ]
+out.write_text(yaml.safe_dump(config, sort_keys=False))
 PY
+}
 
-sweep() {  # LABEL [loadgen args...]
-  local label=$1
-  shift
+sweep() { # LABEL TEXTS WORDS [loadgen args...]
+  local label=$1 texts=$2 words=$3
+  shift 3
   "$PY" -m benchmarks.loadgen --url "http://127.0.0.1:$SERVE_PORT" --concurrency "$CONCURRENCY" \
-    --duration "$DURATION" --warmup "$WARMUP" --texts-per-request "$TEXTS" \
-    --text-length "$WORDS" --processes "$PROCESSES" --label "$label" \
+    --duration "$DURATION" --warmup "$WARMUP" --texts-per-request "$texts" \
+    --text-length "$words" --processes "$PROCESSES" --label "$label" \
     --json "$OUT_DIR/$label.json" "$@"
 }
 
-echo "== tuned app (serve_config.yaml)"
-cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
-API_KEY=$API_KEY sweep tuned
+cpu_cost() { # LABEL KEY: CPU ms per small request in each role (proxy, ingress, model...)
+  "$PY" -m benchmarks.cpu_cost --url "http://127.0.0.1:$SERVE_PORT" --run-dir "$RUN_DIR" \
+    --requests "$CPU_REQUESTS" --concurrency 16 --texts-per-request "$SMALL_TEXTS" \
+    --text-length "$SMALL_WORDS" --api-key "$2" --json "$OUT_DIR/cpu-$1.json"
+}
 
-echo "== naive app (benchmarks/naive_app.py)"
+echo "== naive app (benchmarks/naive_app.py) on stock Ray Serve"
+start_cluster off
+write_config naive "$RUN_DIR/naive.yaml"
 cluster/local/deploy.sh "$RUN_DIR/naive.yaml"
-sweep naive --api-key ""
+sweep naive-small "$SMALL_TEXTS" "$SMALL_WORDS" --api-key ""
+sweep naive-batch "$TEXTS" "$WORDS" --api-key ""
+cpu_cost naive ""
+stop_cluster
 
-"$PY" -m benchmarks.report --raw "$OUT_DIR/raw.json" \
-  --run "naive=$OUT_DIR/naive.json" --run "tuned=$OUT_DIR/tuned.json" --baseline naive \
-  --command "CONCURRENCY=$CONCURRENCY DURATION=$DURATION WARMUP=$WARMUP TEXTS=$TEXTS WORDS=$WORDS PROCESSES=$PROCESSES benchmarks/run_cpu.sh" \
-  --out "$RESULTS" --plot "$OUT_DIR/results.png"
+echo "== this app (serve_config.yaml) as make up runs it"
+start_cluster "$(env -u FAST_PATH bash -c 'source cluster/local/env.sh && echo "$FAST_PATH"')"
+TUNED_FAST_PATH=$FAST_PATH
+write_config tuned "$RUN_DIR/tuned.yaml"
+cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
+API_KEY=$API_KEY sweep tuned-small "$SMALL_TEXTS" "$SMALL_WORDS"
+API_KEY=$API_KEY sweep tuned-batch "$TEXTS" "$WORDS"
+cpu_cost tuned "$API_KEY"
+stop_cluster
+unset FAST_PATH
+
+COLD=null
+if [[ $COLD_START == 1 ]]; then
+  echo "== cold start (make up -> first 200)"
+  "$PY" -m benchmarks.cold_start --json "$OUT_DIR/cold_start.json"
+  COLD="\"$OUT_DIR/cold_start.json\""
+fi
+
+COMMAND="CONCURRENCY=$CONCURRENCY DURATION=$DURATION WARMUP=$WARMUP TEXTS=$TEXTS WORDS=$WORDS SMALL_TEXTS=$SMALL_TEXTS SMALL_WORDS=$SMALL_WORDS PROCESSES=$PROCESSES benchmarks/run_cpu.sh"
+cat >"$OUT_DIR/plan.json" <<JSON
+{
+  "command": "$COMMAND",
+  "notes": [
+    "Client and server share this machine: the \`client cpu\` column says how much of its",
+    "processes' CPU the load generator itself used (see benchmarks/README.md).",
+    "naive: benchmarks/naive_app.py on stock Ray Serve (FAST_PATH=off). tuned: serve_config.yaml",
+    "on a cluster started as \`make up\` starts it (FAST_PATH=$TUNED_FAST_PATH, cluster/local/env.sh)."
+  ],
+  "cold_start": $COLD,
+  "cpu_cost": {"naive": "$OUT_DIR/cpu-naive.json", "tuned": "$OUT_DIR/cpu-tuned.json"},
+  "sections": [
+    {
+      "title": "Small requests ($SMALL_TEXTS x $SMALL_WORDS words)",
+      "description": "Many tiny requests: what serving costs per request dominates.",
+      "raw": "$OUT_DIR/raw-$SMALL_WORDS.json",
+      "baseline": "naive",
+      "runs": {"naive": "$OUT_DIR/naive-small.json", "tuned": "$OUT_DIR/tuned-small.json"}
+    },
+    {
+      "title": "Batched requests ($TEXTS x $WORDS words)",
+      "description": "Fewer, larger requests: the model's own cost dominates.",
+      "raw": "$OUT_DIR/raw-$WORDS.json",
+      "baseline": "naive",
+      "runs": {"naive": "$OUT_DIR/naive-batch.json", "tuned": "$OUT_DIR/tuned-batch.json"}
+    }
+  ]
+}
+JSON
+"$PY" -m benchmarks.report --plan "$OUT_DIR/plan.json" --out "$RESULTS" --plot-dir "$OUT_DIR"

@@ -167,7 +167,9 @@ class LiveCluster:
         argv = [command, address, app, deployment, str(timeout)]
         proc = subprocess.run(
             [sys.executable, "-m", "tests.cluster_probe", *argv],
-            env=self.env,
+            # Ray's state API finds its cluster by itself, and fails when this machine runs
+            # several (`make up`, other test sessions): name ours.
+            env=self.env | {"RAY_ADDRESS": address},
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -270,6 +272,10 @@ def start_cluster(
             "AGENT_GRPC_PORT",
             "RUNTIME_ENV_AGENT_PORT",
             "SERVE_PORT",
+            # Serve's fast path (cluster/local/env.sh): HAProxy's and the fallback proxy's.
+            "HAPROXY_STATS_PORT",
+            "HAPROXY_METRICS_PORT",
+            "FALLBACK_PROXY_PORT",
         )
     }
     env = {

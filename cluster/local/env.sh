@@ -42,3 +42,30 @@ export RAY_USAGE_STATS_ENABLED=0
 # Ray replicas inherit the environment of `ray start`, so this must be set before start.sh:
 # a path, not a secret, and no credential ever goes into serve_config.yaml.
 export RSIC_API_KEYS_FILE=${RSIC_API_KEYS_FILE:-$RUN_DIR/api_keys.json}
+
+# Serve's fast path (Ray 2.60). Every Ray process reads these at import, so they must be in
+# the environment of `ray start`. benchmarks/RESULTS.md has what each mode buys here:
+#   haproxy  HAProxy (C) takes the HTTP port instead of Serve's Python proxy and forwards to
+#            each ingress replica's own HTTP server (direct ingress); handles use gRPC.
+#   direct   direct ingress + gRPC handles, Serve's Python proxy still in front.
+#   off      stock Ray Serve.
+FAST_PATH=${FAST_PATH:-haproxy}
+case $FAST_PATH in
+  haproxy) export RAY_SERVE_THROUGHPUT_OPTIMIZED=1 RAY_SERVE_ENABLE_HA_PROXY=1 ;;
+  direct) export RAY_SERVE_THROUGHPUT_OPTIMIZED=1 RAY_SERVE_ENABLE_HA_PROXY=0 ;;
+  off) export RAY_SERVE_THROUGHPUT_OPTIMIZED=0 RAY_SERVE_ENABLE_HA_PROXY=0 ;;
+  *) echo "FAST_PATH must be haproxy, direct or off (got $FAST_PATH)" >&2 && return 1 ;;
+esac
+# Ray's defaults put HAProxy's files in /tmp/haproxy-serve and its stats, metrics and the
+# fallback proxy on fixed ports (8404, 9101, 8500): two clusters on one host (`make up` and
+# the test suite) would fight over them. Each cluster gets its own, below its RUN_DIR-derived
+# RAY_TMPDIR.
+HAPROXY_DIR=$RAY_TMPDIR/h # Ray adds a 56-char node dir; HAProxy caps socket paths at 97
+export RAY_SERVE_HAPROXY_CONFIG_FILE_LOC=$HAPROXY_DIR/haproxy.cfg
+export RAY_SERVE_HAPROXY_SOCKET_PATH=$HAPROXY_DIR/admin.sock
+export RAY_SERVE_HAPROXY_SERVER_STATE_BASE=$HAPROXY_DIR
+export RAY_SERVE_HAPROXY_SERVER_STATE_FILE=$HAPROXY_DIR/server-state
+export RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH=$HAPROXY_DIR/metrics.sock
+export RAY_SERVE_HAPROXY_STATS_PORT=${HAPROXY_STATS_PORT:-8404}
+export RAY_SERVE_HAPROXY_METRICS_PORT=${HAPROXY_METRICS_PORT:-9101}
+export RAY_SERVE_FALLBACK_PROXY_HTTP_PORT=${FALLBACK_PROXY_PORT:-8500}

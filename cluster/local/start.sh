@@ -27,6 +27,20 @@ if [[ -z ${RAY_AUTH_TOKEN:-} && ! -s ${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/auth_toke
   echo "generated a Ray cluster token in ${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/auth_token}"
 fi
 
+if [[ $FAST_PATH == haproxy ]]; then
+  # HAProxy sizes its file descriptors from maxconn (2 per connection plus its own, ~10.3k
+  # for Ray's default of 4096) and refuses to start when the hard limit is lower; the real
+  # "[ALERT]" line then hides under NOTICE lines in Ray's error. Raise our soft limit to
+  # the hard one, and if even that is too low, shrink maxconn to fit instead of crashing.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  nofile=$(ulimit -n)
+  if [[ $nofile != unlimited && -z ${RAY_SERVE_HAPROXY_MAXCONN:-} ]] && ((nofile < 10400)); then
+    export RAY_SERVE_HAPROXY_MAXCONN=$(((nofile - 200) / 2))
+    echo "open-file limit $nofile: HAProxy maxconn lowered to $RAY_SERVE_HAPROXY_MAXCONN"
+  fi
+  mkdir -p "$HAPROXY_DIR" && chmod 700 "$HAPROXY_DIR" # its admin socket is mode 0666
+fi
+
 # setsid puts Ray in a session of its own; --block keeps `ray start` as its leader.
 setsid bash -c 'echo $$ > "$0"; exec "$@"' "$SID_FILE" \
   ray start --head --block \
