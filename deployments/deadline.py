@@ -25,7 +25,7 @@ class Deadline:
         return self.expires_at - time.monotonic()
 
 
-def request_deadline(
+async def request_deadline(  # async: see access.caller
     state: State,
     timeout_ms: Annotated[
         int | None,

@@ -166,4 +166,8 @@ def access_control() -> AccessControl:
     return get_state().access
 
 
-State = Annotated[ServingState, Depends(get_state)]
+async def _state() -> ServingState:  # async: see access.caller
+    return get_state()
+
+
+State = Annotated[ServingState, Depends(_state)]
