@@ -38,9 +38,6 @@ ARTIFACT = {"torchscript": "model.pt", "torch_export": "model.pt2"}
 class IrisMLP(nn.Module):
     """Standardises the four measurements, then a 4-16-3 MLP; returns class probabilities."""
 
-    mean: torch.Tensor
-    std: torch.Tensor
-
     def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("mean", mean)
@@ -48,7 +45,9 @@ class IrisMLP(nn.Module):
         self.net = nn.Sequential(nn.Linear(FEATURES, 16), nn.Tanh(), nn.Linear(16, len(CLASSES)))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net((features - self.mean) / self.std), dim=-1)
+        # mypy sees registered buffers as Tensor | Module; TorchScript rejects a cast here.
+        scaled = (features - self.mean) / self.std  # type: ignore[operator]
+        return torch.softmax(self.net(scaled), dim=-1)
 
 
 def train(seed: int = 0, rotate: int = 0, steps: int = 300) -> IrisMLP:
