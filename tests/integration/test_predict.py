@@ -4,6 +4,10 @@ typed by their manifests, batched, guarded, and multiplexed."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
+import subprocess
 import time
 from functools import cache
 
@@ -233,3 +237,19 @@ def test_tenants_load_evict_and_reload_correctly(
     assert loads["tenant-0"] >= 2 and loads["tenant-3"] >= 1
     assert unloads >= 4 and ray_unloads >= 4
     assert load_obs >= sum(loads.values())
+
+
+def test_readme_bring_your_own_model_example(cluster: LiveCluster) -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Bring your own model", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "no bash block in README's Bring your own model section"
+    command = block.group(1).replace("\\\n", " ").strip().splitlines()[0]
+    command = command.replace("127.0.0.1:8000", f"127.0.0.1:{cluster.http_port}")
+    env = os.environ | {"API_KEY": cluster.keys["admin"]}
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
+    body = json.loads(done.stdout)
+    assert body["labels"] == {"probabilities": ["setosa", "virginica"]}
+    assert len(body["outputs"]["probabilities"]) == 2
