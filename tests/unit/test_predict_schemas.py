@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from pydantic import BaseModel, ValidationError
 
 from deployments.examples.iris_classifier import build
@@ -119,3 +120,35 @@ def test_torch_export_and_torchscript_artifacts_load_and_agree(tmp_path: Path) -
         assert a.shape == (rows, 3)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(a.sum(1), 1.0, atol=1e-5)
+
+
+def test_a_gpu_model_without_a_gpu_fails_clearly(tmp_path: Path) -> None:
+    from deployments.model_manifest import load_model_dir
+    from deployments.predictor import _device
+
+    spec = load_model_dir(build(tmp_path / "m", "m"))
+    gpu = spec.model_copy(
+        update={
+            "manifest": spec.manifest.model_copy(
+                update={"resources": spec.manifest.resources.model_copy(update={"num_gpus": 1})}
+            )
+        }
+    )
+    if torch.cuda.is_available():
+        assert _device(gpu) == "cuda"
+    else:
+        with pytest.raises(RuntimeError, match="asks for a GPU"):
+            _device(gpu)
+    assert _device(spec) == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_model_runs_on_cuda_like_on_cpu(tmp_path: Path) -> None:
+    from deployments.model_manifest import load_model_dir
+
+    for fmt in ("torchscript", "torch_export"):
+        spec = load_model_dir(build(tmp_path / fmt, fmt.replace("_", "-"), fmt))
+        x = np.random.default_rng(1).uniform(0, 8, size=(16, 4)).astype(np.float32)
+        (cpu,) = LoadedModel(spec, "cpu").run([x])
+        (gpu,) = LoadedModel(spec, "cuda").run([x])
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
