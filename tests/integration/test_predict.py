@@ -253,3 +253,52 @@ def test_readme_bring_your_own_model_example(cluster: LiveCluster) -> None:
     body = json.loads(done.stdout)
     assert body["labels"] == {"probabilities": ["setosa", "virginica"]}
     assert len(body["outputs"]["probabilities"]) == 2
+
+
+def test_deadline_cancels_with_504(client: httpx.Client) -> None:
+    r = client.post(
+        path(IRIS),
+        json={"inputs": {"features": [ROW] * 512}},
+        headers={"X-Request-Timeout-Ms": "1"},
+    )
+    assert r.status_code == 504, r.text
+    assert r.json()["error"]["code"] == "deadline_exceeded"
+
+
+def test_requests_and_batches_are_metered_by_model(
+    cluster: LiveCluster, client: httpx.Client
+) -> None:
+    def series() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        text = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
+        found: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name.startswith("ray_embedding_"):
+                    key = (s.name, frozenset(s.labels.items()))
+                    found[key] = found.get(key, 0.0) + s.value
+        return found
+
+    before = series()
+    for _ in range(3):
+        assert predict(client, IRIS, [ROW]).status_code == 200
+    assert predict(client, "no-such-model", [ROW]).status_code == 404
+    want = {("model", IRIS), ("application", "embeddings")}
+
+    def count(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str) -> float:
+        return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
+
+    deadline = time.monotonic() + 60
+    while True:
+        after = series()
+        ok = count(after, "ray_embedding_requests_total") - count(
+            before, "ray_embedding_requests_total"
+        )
+        rows = count(after, "ray_embedding_items_total") - count(
+            before, "ray_embedding_items_total"
+        )
+        if (ok >= 3 and rows >= 3) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert ok >= 3 and rows >= 3, (ok, rows)
+    # A model id a client made up never becomes a label value.
+    assert not any(("model", "no-such-model") in lbls for _, lbls in after)

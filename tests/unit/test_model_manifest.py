@@ -117,3 +117,13 @@ def test_app_args_resolve_predictors_and_multiplexed_roots(
         AppArgs.model_validate({"predictors": [{"path": "missing"}]})
     with pytest.raises(ValueError, match="no model directories"):
         load_model_root(tmp_path / "group" / "not-a-model")
+
+
+def test_predict_routes_are_metered_with_bounded_paths() -> None:
+    from deployments.request_metrics import is_metered
+
+    assert is_metered("/v1/embeddings")
+    assert is_metered("/v1/models/iris-classifier/predict")
+    assert not is_metered("/v1/models/iris-classifier")
+    assert not is_metered("/v1/models/a/b/predict")
+    assert not is_metered("/healthz")
