@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.bootstrapped
 ENV := source cluster/local/env.sh &&
 
-.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench
+.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench models
 
 help:
 	@echo "make up      start a local Ray cluster, deploy serve_config.yaml, print URLs"
 	@echo "make down    stop what make up started"
+	@echo "make models  build the example model repository (model_repository/) if missing"
 	@echo "make status  serve status of the local cluster"
 	@echo "make test    run the test suite (starts its own private cluster)"
 	@echo "make lint    ruff + mypy"
@@ -30,7 +31,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 bootstrap: $(STAMP)
 
-up: bootstrap
+# Example models for serve_config.yaml's predictors/multiplexed (seconds; no download).
+# Missing ones only: `rm -rf model_repository` first to rebuild.
+models: bootstrap
+	$(BIN)/python -m deployments.examples.iris_classifier --root model_repository --only-missing
+
+up: bootstrap models
 	@$(ENV) cluster/local/start.sh
 	@# First run only: issue an API key, print it once, keep only its hash (.run/api_keys.json).
 	@$(ENV) python -m deployments.manage_keys ensure local

@@ -7,6 +7,7 @@ from ray.serve import Application, Deployment
 from deployments.config import AppArgs
 from deployments.embedding_model import EmbeddingModel
 from deployments.ingress import Ingress
+from deployments.predictor_app import bind_predictors
 
 
 def build_app(args: AppArgs) -> Application:
@@ -17,4 +18,5 @@ def build_app(args: AppArgs) -> Application:
     """
     model = cast(Deployment, EmbeddingModel)  # @serve.deployment returns a Deployment
     models = {m.name: model.options(name=m.name).bind(m) for m in args.models}
+    models |= bind_predictors(args)
     return cast(Deployment, Ingress).bind(args, models)

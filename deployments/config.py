@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+if TYPE_CHECKING:
+    from deployments.model_manifest import ModelSpec
 
 ModelKind = Literal["embedding", "predictor", "generator"]
 
@@ -69,7 +72,10 @@ class RequestLimits(BaseModel):
         2 * 1024 * 1024, ge=1024, description="Largest accepted request body; larger gets 413."
     )
     max_inputs_per_request: int = Field(
-        512, ge=1, description="Most strings in one `input` list; more gets 422."
+        512,
+        ge=1,
+        description="Most strings in one `input` list, or rows in one predict request; "
+        "more gets 422.",
     )
     max_input_chars: int = Field(
         16384, ge=1, description="Longest accepted string in characters; longer gets 422."
@@ -136,6 +142,70 @@ class RateLimits(BaseModel):
     )
 
 
+class PredictorArgs(BaseModel):
+    """One model directory of the model repository, served as its own deployment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(
+        description="Model directory (manifest.yaml + artifact); a relative path is "
+        "resolved against $RSIC_MODEL_REPOSITORY, else the project root."
+    )
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="Served model id and deployment name; defaults to the manifest's name.",
+    )
+    _spec: ModelSpec | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _load(self) -> PredictorArgs:
+        # Read here, where the app is built, so that the ingress (which may run on another
+        # node) gets the manifests inside its args and never reads the repository itself.
+        from deployments.model_manifest import load_model_dir, resolve
+
+        self._spec = load_model_dir(resolve(self.path), self.name)
+        return self
+
+    @property
+    def spec(self) -> ModelSpec:
+        assert self._spec is not None
+        return self._spec
+
+
+class MultiplexedArgs(BaseModel):
+    """Many small models sharing the replicas of one deployment, loaded on demand (LRU)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="Serve deployment name (not a model id).",
+    )
+    root: str = Field(
+        description="Directory whose subdirectories are model directories; each is served "
+        "under its manifest's name. Relative as for predictors[].path."
+    )
+    max_models_per_replica: int = Field(
+        2,
+        ge=1,
+        le=1024,
+        description="Models a replica keeps loaded; past it the least recently used is unloaded.",
+    )
+    _specs: list[ModelSpec] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _load(self) -> MultiplexedArgs:
+        from deployments.model_manifest import load_model_root, resolve
+
+        self._specs = load_model_root(resolve(self.root))
+        return self
+
+    @property
+    def specs(self) -> list[ModelSpec]:
+        return self._specs
+
+
 class AppArgs(BaseModel):
     """Arguments of ``deployments.app:build_app``."""
 
@@ -144,6 +214,16 @@ class AppArgs(BaseModel):
     models: list[EmbeddingModelArgs] = Field(
         default_factory=list,
         description="Embedding models to serve, each as its own deployment.",
+    )
+    predictors: list[PredictorArgs] = Field(
+        default_factory=list,
+        description="Models of the model repository (TorchScript or torch.export plus a "
+        "manifest), each as its own deployment with a typed POST /v1/models/<name>/predict.",
+    )
+    multiplexed: list[MultiplexedArgs] = Field(
+        default_factory=list,
+        description="Deployments that each serve every model under a root directory, "
+        "loading them on demand into a bounded per-replica cache.",
     )
     limits: RequestLimits = Field(
         default_factory=RequestLimits, description="Request limits enforced by the ingress."
@@ -157,7 +237,15 @@ class AppArgs(BaseModel):
 
     def _served(self) -> list[tuple[str, ModelKind]]:
         # Every kind of model shares one namespace: clients name any of them as `model`.
-        return [(m.name, "embedding") for m in self.models]
+        return [(m.name, "embedding") for m in self.models] + [
+            (spec.name, "predictor") for spec in self.predictor_specs()
+        ]
+
+    def predictor_specs(self) -> list[ModelSpec]:
+        """Every predictor model, own deployment or multiplexed, in config order."""
+        return [p.spec for p in self.predictors] + [
+            spec for group in self.multiplexed for spec in group.specs
+        ]
 
     def model_kinds(self) -> dict[str, ModelKind]:
         """Every served model id with its kind, in config order."""
@@ -170,4 +258,7 @@ class AppArgs(BaseModel):
             raise ValueError("serve at least one model")
         if len(names) != len(set(names)):
             raise ValueError(f"model names must be unique across all kinds: {names}")
+        clashing = {g.name for g in self.multiplexed} & {*names, "Ingress"}
+        if clashing:
+            raise ValueError(f"multiplexed deployment names clash with models: {clashing}")
         return self

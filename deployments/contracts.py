@@ -69,3 +69,14 @@ class EmbedResult(BaseModel):
     vectors: np.ndarray = Field(description="float32 [n, dimensions], unit rows.")
     token_counts: list[int] = Field(description="Tokens the model used per input.")
     batch_size: int = Field(description="Largest batch (in items) any of these inputs ran in.")
+
+
+class PredictResult(BaseModel):
+    """The model's answer to one ``predict`` call."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    outputs: dict[str, np.ndarray] = Field(
+        description="Each output of the manifest, one row per input row."
+    )
+    batch_size: int = Field(description="Largest batch (in rows) any of these rows ran in.")

@@ -16,7 +16,7 @@ from deployments.access import AccessControl, AccessMiddleware
 from deployments.config import AppArgs
 from deployments.limits import BodyLimitsMiddleware
 from deployments.request_metrics import RequestMetricsMiddleware
-from deployments.routers import embeddings, health, models
+from deployments.routers import embeddings, health, models, predict
 from deployments.settings import Settings
 from deployments.state import ServingState, access_control, request_limits, set_state
 
@@ -54,7 +54,9 @@ def create_app(model_routers: Sequence[APIRouter] = ()) -> FastAPI:
 
 def model_routers(args: AppArgs) -> list[APIRouter]:
     """Routes that exist only for some configured models (typed from their contracts)."""
-    return []
+    found: list[APIRouter] = []
+    found += predict.routers(args.predictor_specs(), args.limits.max_inputs_per_request)
+    return found
 
 
 # No app here: each replica builds its own in __serve_build_asgi_app__, after __init__, so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,6 +13,9 @@ from deployments.route_path import route_path
 
 # Routes whose requests carry a `model`; probes and docs are not worth a series each.
 METERED_PATHS = frozenset({"/v1/embeddings"})
+# POST /v1/models/<name>/predict: one route per model, but the label is the model id
+# (only once it is known to be served), so the series stay bounded.
+METERED_PATH_PATTERNS = (re.compile(r"^/v1/models/[^/]+/predict$"),)
 # nginx's "client closed request": the client left before an answer (Serve cancelled us).
 CLIENT_CLOSED_REQUEST = 499
 
@@ -21,12 +25,16 @@ def note_model(state: dict[str, Any], model: str) -> None:
     state["model"] = model
 
 
+def is_metered(path: str) -> bool:
+    return path in METERED_PATHS or any(p.match(path) for p in METERED_PATH_PATTERNS)
+
+
 class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or route_path(scope) not in METERED_PATHS:
+        if scope["type"] != "http" or not is_metered(route_path(scope)):
             await self.app(scope, receive, send)
             return
         status = 500

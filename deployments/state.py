@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
+import numpy as np
 from fastapi import Depends
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
-from ray.serve.handle import DeploymentHandle
+from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from deployments.access import AccessControl
 from deployments.config import AppArgs, ModelKind, RequestLimits
-from deployments.contracts import EmbedResult, ModelInfo, is_encodable
+from deployments.contracts import EmbedResult, ModelInfo, PredictResult, is_encodable
 from deployments.errors import (
     DeadlineExceededError,
     InvalidInputError,
@@ -32,10 +34,17 @@ class ServingState:
     ) -> None:
         self.args = args
         self.limits = args.limits
-        self.models = models
+        # Models sharing a multiplexed deployment are told apart by multiplexed_model_id,
+        # which also routes each to a replica that has it loaded, when there is one.
+        multiplexed = {spec.name for group in args.multiplexed for spec in group.specs}
+        self.models = {
+            name: handle.options(multiplexed_model_id=name) if name in multiplexed else handle
+            for name, handle in models.items()
+        }
         self.access = access
         self.kinds = args.model_kinds()
         self.owned_by = {m.name: m.owned_by for m in args.models}
+        self.owned_by |= {s.name: s.manifest.owned_by for s in args.predictor_specs()}
         self.created = int(time.time())
         self._dimensions: dict[str, int] = {}
 
@@ -82,20 +91,36 @@ class ServingState:
     async def embed(self, model: str, texts: list[str], timeout_s: float) -> EmbedResult:
         """The model's answer within ``timeout_s``; past it the model's work is cancelled."""
         handle = self.handle(model, "embedding")
-        response = handle.embed.remote(texts)
+        result: EmbedResult = await self.call(model, lambda: handle.embed.remote(texts), timeout_s)
+        return result
+
+    async def predict(
+        self, model: str, inputs: list[np.ndarray], timeout_s: float
+    ) -> PredictResult:
+        """A predictor's answer within ``timeout_s``; past it the model's work is cancelled."""
+        handle = self.handle(model, "predictor")
+        result: PredictResult = await self.call(
+            model, lambda: handle.predict.remote(inputs), timeout_s
+        )
+        return result
+
+    async def call(self, model: str, send: Callable[[], Any], timeout_s: float) -> Any:
+        """``send()``'s answer within ``timeout_s``, with the model's failures mapped to
+        domain errors; ``send`` must be idempotent (it is retried once)."""
+        response: DeploymentResponse = send()
         try:
             async with asyncio.timeout(timeout_s):
                 try:
-                    result: EmbedResult = await response
+                    return await response
                 except RayActorError as e:
                     # The replica died mid-request (killed, OOM, node lost): Ray raises
                     # ActorDiedError, or ActorUnavailableError while it cannot tell, both
                     # RayActorErrors. The router has already dropped that replica, and
-                    # embeddings are idempotent, so one retry within the same deadline is
+                    # model calls are idempotent, so one retry within the same deadline is
                     # safe; a second death in a row is reported as 503.
                     logger.warning("model %s replica died mid-request, retrying once: %s", model, e)
-                    response = handle.embed.remote(texts)
-                    result = await response
+                    response = send()
+                    return await response
         except TimeoutError:
             # Cancelling the response reaches the model replica: chunks still waiting for
             # a batch are dropped instead of computed for nobody.
@@ -119,7 +144,6 @@ class ServingState:
             raise ModelUnavailableError(f"model {model} has no running replica") from None
         except RayActorError:
             raise ModelUnavailableError(f"model {model} lost its replica twice; retry") from None
-        return result
 
     async def info(self, model: str) -> ModelInfo:
         info: ModelInfo = await asyncio.wait_for(

@@ -8,7 +8,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.live_cluster import LiveCluster, start_cluster
+from tests.live_cluster import LiveCluster, build_models, start_cluster
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_repository() -> None:
+    """serve_config.yaml names example models; its args validate only once they exist."""
+    build_models()
 
 
 @pytest.fixture(scope="session")

@@ -56,9 +56,29 @@ def base_config() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "serve_config.yaml").read_text())
 
 
+def build_models() -> None:
+    """The example model repository serve_config.yaml serves (what `make models` does)."""
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "deployments.examples.iris_classifier"),
+            *("--root", str(ROOT / "model_repository"), "--only-missing"),
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+
+
+def embeddings_only(app: dict[str, Any]) -> dict[str, Any]:
+    """``app`` without its model-repository models: derived apps stay small and cheap."""
+    app["args"].pop("predictors", None)
+    app["args"].pop("multiplexed", None)
+    return app
+
+
 def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
     """The main app with tiny limits: one model replica that admits one request at a time."""
-    app = copy.deepcopy(main_app)
+    app = embeddings_only(copy.deepcopy(main_app))
     app["name"] = "tight"
     app["route_prefix"] = TIGHT_PREFIX
     model = app["args"]["models"][0]
@@ -88,7 +108,7 @@ def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
 def open_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
     """The main app under its own name and route prefix (/NAME), without auth or rate
     limits, for a test that needs replicas of its own to scale, kill or replace."""
-    app = copy.deepcopy(main_app)
+    app = embeddings_only(copy.deepcopy(main_app))
     app["name"] = name
     app["route_prefix"] = f"/{name}"
     app["args"]["auth"] = {"enabled": False}
@@ -307,6 +327,7 @@ def start_cluster(
         keys=keys,
         issuer=issuer,
     )
+    build_models()
     cluster.script("start.sh", timeout=120)
     try:
         cluster.deploy(config(cluster.http_port))

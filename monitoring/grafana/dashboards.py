@@ -16,6 +16,7 @@ from pathlib import Path
 
 from monitoring.grafana.model import Dashboard, Panel, to_json
 from monitoring.grafana.panels import AUTOSCALING, HARDWARE, OVERVIEW, PER_MODEL, VARIABLES
+from monitoring.grafana.panels_repository import MULTIPLEXING
 from monitoring.grafana.promql import BUILTIN_INTERVALS, substitute_variables, variables_used
 
 __all__ = [
@@ -40,7 +41,7 @@ INFERENCE = Dashboard(
     "and hardware of the Ray Serve inference cluster.",
     tags=("ray", "serve", "inference"),
     variables=VARIABLES,
-    rows=(OVERVIEW, PER_MODEL, AUTOSCALING, HARDWARE),
+    rows=(OVERVIEW, PER_MODEL, MULTIPLEXING, AUTOSCALING, HARDWARE),
 )
 
 DASHBOARDS: tuple[Dashboard, ...] = (INFERENCE,)

@@ -18,6 +18,7 @@ import pytest
 from monitoring.grafana.dashboards import INFERENCE, panel_queries
 from monitoring.grafana.promql import substitute_variables
 from tests.live_cluster import LOCAL, MODEL, LiveCluster, free_port
+from tests.predict_traffic import predict_rounds
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,8 @@ def test_every_panel_has_data_under_load(cluster: LiveCluster, prometheus: str) 
     queries = panel_queries(INFERENCE, include_gpu_only=False)
     assert len(queries) >= 15
     sent = asyncio.run(load([cluster.base_url, cluster.tight_url], seconds=25))
+    # Model-repository panels: predictors, and multiplexed models loaded and evicted.
+    sent += asyncio.run(predict_rounds(cluster))
     empty: dict[str, str] = {}
     deadline = time.monotonic() + 90
     pending = {title: substitute_variables(expr, rate_interval="1m") for title, expr in queries}

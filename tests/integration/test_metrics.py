@@ -116,12 +116,14 @@ def test_custom_metrics_count_what_was_sent(cluster: LiveCluster, tight_url: str
 def test_metrics_carry_serve_labels(cluster: LiveCluster, client: httpx.Client) -> None:
     client.post("/v1/embeddings", json={"input": "label check", "model": MODEL})
     after = wait_for(
-        cluster, lambda s: total(s, "ray_embedding_items_total", application="embeddings") > 0
+        cluster,
+        lambda s: total(s, "ray_embedding_items_total", application="embeddings", model=MODEL) > 0,
     )
     labels = next(
         dict(lbls)
         for (n, lbls), _ in after.items()
-        if n == "ray_embedding_items_total" and ("application", "embeddings") in lbls
+        if n == "ray_embedding_items_total"
+        and {("application", "embeddings"), ("model", MODEL)} <= lbls
     )
     assert labels["model"] == MODEL
     assert labels["deployment"] == MODEL

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import httpx
 
+from deployments.config import AppArgs
 from tests.live_cluster import MODEL, LiveCluster
+
+
+def main_args(cluster: LiveCluster) -> AppArgs:
+    return AppArgs.model_validate(cluster.config["applications"][0]["args"])
 
 
 def test_serve_status_shows_apps_running(cluster: LiveCluster) -> None:
@@ -14,20 +19,29 @@ def test_serve_status_shows_apps_running(cluster: LiveCluster) -> None:
         "tight": "RUNNING",
     }
     deployments = apps["embeddings"]["deployments"]
-    assert set(deployments) == {"Ingress", MODEL}
+    args = main_args(cluster)
+    assert set(deployments) == {
+        "Ingress",
+        *(m.name for m in args.models),
+        *(p.spec.name for p in args.predictors),
+        *(g.name for g in args.multiplexed),
+    }
     assert all(d["status"] == "HEALTHY" for d in deployments.values())
 
 
-def test_healthz_and_readyz(client: httpx.Client) -> None:
+def test_healthz_and_readyz(cluster: LiveCluster, client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "models": {MODEL: "ready"}}
+    models = dict.fromkeys(main_args(cluster).model_kinds(), "ready")
+    assert MODEL in models
+    assert ready.json() == {"status": "ready", "models": models}
 
 
-def test_models_list_declares_the_contract(client: httpx.Client) -> None:
+def test_models_list_declares_the_contract(cluster: LiveCluster, client: httpx.Client) -> None:
     body = client.get("/v1/models").json()
-    (card,) = body["data"]
+    assert [c["id"] for c in body["data"]] == list(main_args(cluster).model_kinds())
+    card = next(c for c in body["data"] if c["id"] == MODEL)
     assert card["id"] == MODEL and card["object"] == "model" and card["ready"] is True
     assert card["dimensions"] == 384 and card["device"] == "cpu"
     assert card["contract"]["outputs"][0]["shape"] == [-1, 384]

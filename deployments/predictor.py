@@ -1,0 +1,282 @@
+"""Model-repository deployments: one model per deployment (TorchPredictor), or many small
+models sharing replicas (MultiplexedPredictor). Both batch by rows, not requests.
+
+Knows nothing of HTTP. Each ``predict`` call carries one request's rows, already checked
+against the manifest by the ingress; they are cut into chunks no bigger than a batch, and
+``@serve.batch`` packs chunks from many requests into one forward pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+from ray import serve
+
+from deployments.config import BatchConfig
+from deployments.contracts import ModelInfo, PredictResult
+from deployments.errors import InvalidInputError, ModelNotFoundError, ModelUnavailableError
+from deployments.metrics import ModelMetrics
+from deployments.model_manifest import ModelSpec
+from deployments.multiplex_metrics import MultiplexMetrics
+from deployments.torch_artifact import LoadedModel
+
+logger = logging.getLogger("ray.serve")
+
+_DEFAULT_BATCH = BatchConfig()
+
+
+class _Chunk:
+    """Part of one request's rows, at most one batch long, for one loaded model."""
+
+    __slots__ = ("arrays", "arrived", "metrics", "model", "rows", "started")
+
+    def __init__(
+        self, model: LoadedModel, metrics: ModelMetrics, arrays: list[np.ndarray], arrived: float
+    ) -> None:
+        self.model = model
+        self.metrics = metrics
+        self.arrays = arrays
+        self.rows = len(arrays[0])
+        self.arrived = arrived
+        self.started = False  # set once a batch takes it; cancelled before that, it never runs
+
+
+def _rows_in(chunks: list[_Chunk]) -> int:
+    return sum(chunk.rows for chunk in chunks)
+
+
+def _set_threads() -> None:
+    if os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def _device(spec: ModelSpec) -> str:
+    if spec.manifest.resources.num_gpus > 0:
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"{spec.name} asks for a GPU but this replica has none")
+        return "cuda"
+    return "cpu"
+
+
+class _BatchedPredictor:
+    """Row batching shared by both deployments; a subclass sets the fields below."""
+
+    _executor: ThreadPoolExecutor
+    _batch: BatchConfig
+    _failure: str | None
+    _label: str
+
+    def _setup(self, label: str, batch: BatchConfig) -> None:
+        _set_threads()
+        self._label = label
+        # One thread runs the model so the event loop keeps accepting (and batching)
+        # requests while a forward pass is in flight.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
+        self._failure = None
+        self._apply_batching(batch)
+
+    def _apply_batching(self, batch: BatchConfig) -> None:
+        self._batch = batch
+        batcher: Any = self._run_batch  # @serve.batch adds these setters at run time
+        batcher.set_max_batch_size(batch.max_batch_size)
+        batcher.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        if user_config:
+            self._apply_batching(BatchConfig.model_validate(user_config))
+            logger.info("batching for %s: %s", self._label, self._batch.model_dump())
+
+    def check_health(self) -> None:
+        if self._failure is not None:
+            raise RuntimeError(f"{self._label} is broken: {self._failure}")
+
+    async def _predict_with(
+        self, model: LoadedModel, metrics: ModelMetrics, inputs: Sequence[np.ndarray]
+    ) -> PredictResult:
+        manifest = model.spec.manifest
+        if self._failure is not None:
+            raise ModelUnavailableError(f"model {model.spec.name} is unhealthy")
+        arrays = list(inputs)
+        rows = {len(a) for a in arrays}
+        # The ingress checked all this; a caller that skipped it must not break the model.
+        if (
+            len(arrays) != len(manifest.inputs)
+            or len(rows) != 1
+            or 0 in rows
+            or any(
+                a.shape[1:] != tuple(s.shape[1:])
+                for a, s in zip(arrays, manifest.inputs, strict=True)
+            )
+        ):
+            raise InvalidInputError("inputs do not match the model's contract", param="inputs")
+        size = self._batch.max_batch_size
+        n = rows.pop()
+        now = time.perf_counter()
+        chunks = [
+            _Chunk(model, metrics, [a[i : i + size] for a in arrays], now)
+            for i in range(0, n, size)
+        ]
+        try:
+            results: list[tuple[list[np.ndarray], int]] = await asyncio.gather(
+                *map(self._run_batch, chunks)
+            )
+        except asyncio.CancelledError:
+            skipped = sum(c.rows for c in chunks if not c.started)
+            metrics.record_cancelled(skipped)
+            raise
+        outputs = {
+            o.name: np.concatenate([r[0][i] for r in results])
+            for i, o in enumerate(manifest.outputs)
+        }
+        return PredictResult(outputs=outputs, batch_size=max(r[1] for r in results))
+
+    @serve.batch(
+        max_batch_size=_DEFAULT_BATCH.max_batch_size,
+        batch_wait_timeout_s=_DEFAULT_BATCH.batch_wait_timeout_s,
+        batch_size_fn=_rows_in,
+    )
+    async def _run_batch(self, chunks: list[_Chunk]) -> list[tuple[list[np.ndarray], int]]:
+        for chunk in chunks:
+            chunk.started = True
+        # Serve splits batches by multiplexed model id; grouping by model keeps that true
+        # whatever the caller did.
+        by_model: dict[int, list[_Chunk]] = {}
+        for chunk in chunks:
+            by_model.setdefault(id(chunk.model), []).append(chunk)
+        done: dict[int, tuple[list[np.ndarray], int]] = {}
+        for group in by_model.values():
+            model = group[0].model
+            arrays = [
+                np.concatenate([c.arrays[i] for c in group]) for i in range(len(group[0].arrays))
+            ]
+            n = len(arrays[0])
+            started = time.perf_counter()
+            outputs = await self._forward(model, arrays)
+            group[0].metrics.record_batch(
+                size=n,
+                max_batch_size=self._batch.max_batch_size,
+                seconds=time.perf_counter() - started,
+                token_counts=[],
+                waits=[started - c.arrived for c in group],
+            )
+            start = 0
+            for chunk in group:
+                end = start + chunk.rows
+                done[id(chunk)] = ([o[start:end] for o in outputs], n)
+                start = end
+        return [done[id(chunk)] for chunk in chunks]
+
+    async def _forward(self, model: LoadedModel, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, model.run, arrays)
+        except Exception as exc:
+            # Inputs were checked against the manifest, so a failing forward pass means
+            # the model itself is broken (e.g. a CUDA error): let Serve replace the replica.
+            self._failure = f"{type(exc).__name__}: {exc}"
+            logger.exception("forward pass failed; marking %s unhealthy", self._label)
+            raise
+
+
+def _info(spec: ModelSpec, device: str, batch: BatchConfig) -> ModelInfo:
+    return ModelInfo(
+        name=spec.name,
+        kind="predictor",
+        device=device,
+        dtype=",".join(sorted({t.dtype for t in spec.manifest.inputs})),
+        contract=spec.manifest.contract(),
+        batching=batch,
+    )
+
+
+@serve.deployment(
+    max_ongoing_requests=32, ray_actor_options={"num_cpus": 0.1}, health_check_period_s=10
+)
+class TorchPredictor(_BatchedPredictor):
+    """One model directory of the repository, loaded once per replica."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self._spec = spec
+        self._setup(spec.name, spec.manifest.batching)
+        self._model = LoadedModel(spec, _device(spec))
+        self._metrics = ModelMetrics(spec.name)
+        logger.info("loaded %s (%s) on %s", spec.name, spec.manifest.format, self._model.device)
+
+    def info(self) -> ModelInfo:
+        return _info(self._spec, str(self._model.device), self._batch)
+
+    async def predict(self, inputs: list[np.ndarray]) -> PredictResult:
+        return await self._predict_with(self._model, self._metrics, inputs)
+
+
+class _Tenant:
+    """A multiplexed model in a replica's cache; Serve calls ``__del__`` on eviction."""
+
+    def __init__(self, model: LoadedModel, metrics: ModelMetrics, on_unload: Any) -> None:
+        self.model = model
+        self.metrics = metrics
+        self._on_unload = on_unload
+
+    def __del__(self) -> None:
+        # Serve calls this on eviction, and the garbage collector may call it again.
+        on_unload, self._on_unload = self._on_unload, None
+        if on_unload is not None:
+            on_unload(self.model.spec.name)
+
+
+@serve.deployment(
+    max_ongoing_requests=32, ray_actor_options={"num_cpus": 0.1}, health_check_period_s=10
+)
+class MultiplexedPredictor(_BatchedPredictor):
+    """Every model under one root; a replica keeps the most recently used ones loaded."""
+
+    def __init__(self, name: str, specs: list[ModelSpec], max_models_per_replica: int) -> None:
+        self._specs = {s.name: s for s in specs}
+        self._setup(name, _DEFAULT_BATCH)
+        self._metrics = {s.name: ModelMetrics(s.name) for s in specs}
+        self._mux_metrics = MultiplexMetrics()
+
+        async def load(model_id: str) -> _Tenant:
+            return await self._load(model_id)
+
+        # The cache bound comes from the config, so the decorator is applied here.
+        self._get_model = serve.multiplexed(max_num_models_per_replica=max_models_per_replica)(load)
+
+    async def _load(self, model_id: str) -> _Tenant:
+        spec = self._specs.get(model_id)
+        if spec is None:
+            raise ModelNotFoundError(f"model {model_id!r} is not served", param="model")
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        model = await loop.run_in_executor(self._executor, LoadedModel, spec, _device(spec))
+        self._mux_metrics.record_load(model_id, time.perf_counter() - started)
+        logger.info("%s: loaded %s", self._label, model_id)
+        return _Tenant(model, self._metrics[model_id], self._unloaded)
+
+    def _unloaded(self, model_id: str) -> None:
+        self._mux_metrics.record_unload(model_id)
+        logger.info("%s: unloaded %s", self._label, model_id)
+
+    def _spec_of_request(self) -> ModelSpec:
+        model_id = serve.get_multiplexed_model_id()
+        spec = self._specs.get(model_id)
+        if spec is None:
+            raise ModelNotFoundError(f"model {model_id!r} is not served", param="model")
+        return spec
+
+    def info(self) -> ModelInfo:
+        # From the manifest: describing a model must not load it (nor evict another).
+        spec = self._spec_of_request()
+        return _info(spec, _device(spec), self._batch)
+
+    async def predict(self, inputs: list[np.ndarray]) -> PredictResult:
+        tenant: _Tenant = await self._get_model(self._spec_of_request().name)
+        return await self._predict_with(tenant.model, tenant.metrics, inputs)

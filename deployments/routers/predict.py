@@ -1,0 +1,106 @@
+"""POST /v1/models/<name>/predict: one route per model of the repository, its request and
+response bodies typed from the model's manifest (see deployments.predict_schemas).
+
+No ``from __future__ import annotations`` here: FastAPI must see the generated classes
+themselves in the handlers' signatures, not names it cannot resolve.
+"""
+
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from deployments.access import Caller
+from deployments.contracts import PredictResult
+from deployments.deadline import RequestDeadline
+from deployments.errors import ModelNotFoundError
+from deployments.http_errors import documented
+from deployments.model_manifest import ModelSpec
+from deployments.predict_schemas import request_model, response_model
+from deployments.request_metrics import note_model
+from deployments.state import State
+
+PREFIX = "/v1/models"
+BATCH_SIZE_HEADER = "x-batch-size"
+
+
+def predict_path(model: str) -> str:
+    return f"{PREFIX}/{model}/predict"
+
+
+def _arrays(inputs: BaseModel, spec: ModelSpec) -> list[np.ndarray]:
+    return [
+        np.asarray(getattr(inputs, f"i{i}"), dtype=t.dtype)
+        for i, t in enumerate(spec.manifest.inputs)
+    ]
+
+
+def _render(spec: ModelSpec, result: PredictResult) -> bytes:
+    manifest = spec.manifest
+    body: dict[str, Any] = {"model": spec.name, "outputs": result.outputs}
+    labelled = {o.name: o.labels for o in manifest.outputs if o.labels}
+    if labelled:
+        body["labels"] = {
+            name: [labels[i] for i in np.argmax(result.outputs[name], axis=1)]
+            for name, labels in labelled.items()
+        }
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def predict_router(spec: ModelSpec, max_rows: int) -> APIRouter:
+    """The route of one model, typed from its manifest."""
+    name = spec.name
+    request_body = request_model(spec, max_rows)
+    router = APIRouter(prefix=PREFIX, tags=["predict"])
+
+    def may_use(caller: Caller) -> None:
+        # A dependency of the route, so it runs before the body is validated: a key
+        # without this model's scope gets 403, whatever it sent.
+        caller.require_model(name)
+
+    async def predict(
+        body: request_body,  # type: ignore[valid-type]
+        state: State,
+        deadline: RequestDeadline,
+        request: Request,
+    ) -> Response:
+        state.handle(name, "predictor")
+        note_model(request.scope.setdefault("state", {}), name)
+        inputs = _arrays(body.inputs, spec)  # type: ignore[attr-defined]
+        result = await state.predict(name, inputs, deadline.remaining_s())
+        return Response(
+            _render(spec, result),
+            media_type="application/json",
+            headers={BATCH_SIZE_HEADER: str(result.batch_size)},
+        )
+
+    router.add_api_route(
+        f"/{name}/predict",
+        predict,
+        methods=["POST"],
+        response_model=response_model(spec),
+        summary=f"Predict with {name}.",
+        description=spec.manifest.description,
+        dependencies=[Depends(may_use)],
+        responses=documented(403, 422, 500, 503, 504),
+        operation_id=f"predict_{name}",
+    )
+    return router
+
+
+unknown = APIRouter(prefix=PREFIX)
+
+
+@unknown.post("/{model}/predict", include_in_schema=False)
+async def predict_unknown(model: str, state: State, caller: Caller) -> None:
+    """Any model without a route of its own: 403 or 404, in the usual JSON error body."""
+    caller.require_model(model)
+    state.handle(model, "predictor")
+    raise ModelNotFoundError(f"model {model!r} is not a predictor", param="model")
+
+
+def routers(specs: list[ModelSpec], max_rows: int) -> list[APIRouter]:
+    return [*(predict_router(spec, max_rows) for spec in specs), unknown]
