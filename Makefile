@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.bootstrapped
 ENV := source cluster/local/env.sh &&
 
-.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench
+.PHONY: help bootstrap models up down status test lint fmt dashboards manifests bench
 
 help:
 	@echo "make up      start a local Ray cluster, deploy serve_config.yaml, print URLs"
+	@echo "make models  build generated model files into model_repository/ (offline, seconds)"
 	@echo "make down    stop what make up started"
 	@echo "make status  serve status of the local cluster"
 	@echo "make test    run the test suite (starts its own private cluster)"
@@ -30,7 +31,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 bootstrap: $(STAMP)
 
-up: bootstrap
+# Generated, never committed: the demo generator of serve_config.yaml (random weights).
+MODEL_REPO := model_repository
+$(MODEL_REPO)/tiny-gpt2/config.json: deployments/examples/tiny_gpt2.py | $(STAMP)
+	$(BIN)/python -m deployments.examples.tiny_gpt2 --out $(MODEL_REPO)/tiny-gpt2
+
+models: $(MODEL_REPO)/tiny-gpt2/config.json
+
+up: bootstrap models
 	@$(ENV) cluster/local/start.sh
 	@# First run only: issue an API key, print it once, keep only its hash (.run/api_keys.json).
 	@$(ENV) python -m deployments.manage_keys ensure local
@@ -45,7 +53,7 @@ down:
 status: bootstrap
 	@$(ENV) serve status
 
-test: bootstrap
+test: bootstrap models
 	$(BIN)/pytest
 
 lint: bootstrap

@@ -16,11 +16,11 @@ from deployments.access import AccessControl, AccessMiddleware
 from deployments.config import AppArgs
 from deployments.limits import BodyLimitsMiddleware
 from deployments.request_metrics import RequestMetricsMiddleware
-from deployments.routers import embeddings, health, models
+from deployments.routers import completions, embeddings, health, models
 from deployments.settings import Settings
 from deployments.state import ServingState, access_control, request_limits, set_state
 
-DESCRIPTION = """OpenAI-compatible embeddings served by Ray Serve.
+DESCRIPTION = """OpenAI-compatible embeddings and completions served by Ray Serve.
 
 Every route but the probes needs an API key (`Authorization: Bearer <key>` or
 `X-API-Key: <key>`) or an OAuth2 JWT access token (`Authorization: Bearer <token>`).
@@ -54,7 +54,10 @@ def create_app(model_routers: Sequence[APIRouter] = ()) -> FastAPI:
 
 def model_routers(args: AppArgs) -> list[APIRouter]:
     """Routes that exist only for some configured models (typed from their contracts)."""
-    return []
+    routers: list[APIRouter] = []
+    if args.generators:
+        routers.append(completions.router)
+    return routers
 
 
 # No app here: each replica builds its own in __serve_build_asgi_app__, after __init__, so

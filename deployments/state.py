@@ -36,6 +36,7 @@ class ServingState:
         self.access = access
         self.kinds = args.model_kinds()
         self.owned_by = {m.name: m.owned_by for m in args.models}
+        self.owned_by |= {g.name: g.owned_by for g in args.generators}
         self.created = int(time.time())
         self._dimensions: dict[str, int] = {}
 

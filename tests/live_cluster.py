@@ -34,6 +34,9 @@ from tests.credentials import JwtIssuer, issue_keys
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "cluster" / "local"
 MODEL = "all-MiniLM-L6-v2"
+# The demo generator of serve_config.yaml (random weights), built by `make models`.
+GENERATOR = "tiny-gpt2"
+GENERATOR_DIR = ROOT / "model_repository" / "tiny-gpt2"
 TIGHT_PREFIX = "/tight"
 # A scope whose rate limit is low enough to hit on purpose (per ingress replica).
 TRICKLE_SCOPE = "test:trickle"
@@ -56,9 +59,30 @@ def base_config() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "serve_config.yaml").read_text())
 
 
+def build_models() -> None:
+    """What `make models` builds, if missing: serve_config.yaml's generator needs it."""
+    if not (GENERATOR_DIR / "config.json").is_file():
+        subprocess.run(
+            [sys.executable, "-m", "deployments.examples.tiny_gpt2", "--out", str(GENERATOR_DIR)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+
+
+def without_generators(app: dict[str, Any]) -> dict[str, Any]:
+    """`app` serving its embedding models only: apps derived for embedding tests need no
+    generator replica of their own (CPU shares are scarce on a test box)."""
+    app = copy.deepcopy(app)
+    names = {g["name"] for g in app["args"].pop("generators", [])}
+    app["deployments"] = [d for d in app["deployments"] if d["name"] not in names]
+    return app
+
+
 def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
     """The main app with tiny limits: one model replica that admits one request at a time."""
-    app = copy.deepcopy(main_app)
+    app = without_generators(main_app)
     app["name"] = "tight"
     app["route_prefix"] = TIGHT_PREFIX
     model = app["args"]["models"][0]
@@ -88,7 +112,7 @@ def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
 def open_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
     """The main app under its own name and route prefix (/NAME), without auth or rate
     limits, for a test that needs replicas of its own to scale, kill or replace."""
-    app = copy.deepcopy(main_app)
+    app = without_generators(main_app)
     app["name"] = name
     app["route_prefix"] = f"/{name}"
     app["args"]["auth"] = {"enabled": False}
@@ -301,6 +325,7 @@ def start_cluster(
         keys=keys,
         issuer=issuer,
     )
+    build_models()
     cluster.script("start.sh", timeout=120)
     try:
         cluster.deploy(config(cluster.http_port))
