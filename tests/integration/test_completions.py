@@ -25,6 +25,8 @@ from tests.generation import (
 from tests.live_cluster import GENERATOR, MODEL, LiveCluster
 
 GREEDY: dict[str, Any] = {"temperature": 0, "max_tokens": 12}
+# Greedy decoding from this prompt repeats one whole word: a visible delta per token.
+LONG_PROMPT = "The quick brown fox"
 SEEDED: dict[str, Any] = {
     "temperature": 1.0,
     "seed": 0,
@@ -181,16 +183,16 @@ def test_listed_as_generator(client: httpx.Client) -> None:
 
 
 def test_deadline_before_and_during_the_stream(client: httpx.Client) -> None:
-    long = {"temperature": 0, "max_tokens": 1000}
+    long = {"prompt": LONG_PROMPT, "temperature": 0, "max_tokens": 1000}
     # Too short to accept the prompt: a plain JSON 504.
     r = client.post(
         "/v1/completions",
-        json={"model": GENERATOR, "prompt": "Hello world", "stream": True, **long},
+        json={"model": GENERATOR, "stream": True, **long},
         headers={"X-Request-Timeout-Ms": "1"},
     )
     assert r.status_code == 504 and r.json()["error"]["code"] == "deadline_exceeded"
     # Long enough to start, too short for 1000 tokens: the stream ends with an error event.
-    payload = {"model": GENERATOR, "prompt": "Hello world", "stream": True, **long}
+    payload = {"model": GENERATOR, "stream": True, **long}
     with client.stream(
         "POST", "/v1/completions", json=payload, headers={"X-Request-Timeout-Ms": "1500"}
     ) as r:
@@ -205,7 +207,7 @@ def test_deadline_before_and_during_the_stream(client: httpx.Client) -> None:
 def test_disconnect_stops_generation(cluster: LiveCluster) -> None:
     max_tokens = 1000
     before = settled(cluster)
-    payload = {"model": GENERATOR, "prompt": "Hello world", "stream": True}
+    payload = {"model": GENERATOR, "prompt": LONG_PROMPT, "stream": True}
     payload |= {"temperature": 0, "max_tokens": max_tokens}
     client = httpx.Client(base_url=cluster.base_url, headers=cluster.auth_headers(), timeout=60)
     with client, client.stream("POST", "/v1/completions", json=payload) as r:

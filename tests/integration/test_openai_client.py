@@ -105,7 +105,7 @@ def test_error_mid_stream_raises(oai: openai.OpenAI) -> None:
     # A deadline that passes mid-stream ends it with an error event, which the client raises.
     stream = oai.completions.create(
         model=GENERATOR,
-        prompt="Hello world",
+        prompt="The quick brown fox",  # a visible word per token
         max_tokens=1000,
         temperature=0,
         stream=True,
