@@ -7,7 +7,11 @@ text is gibberish, but greedy or seeded decoding makes it deterministic.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -22,7 +26,7 @@ from tests.generation import (
     total,
     wait_for,
 )
-from tests.live_cluster import GENERATOR, MODEL, LiveCluster
+from tests.live_cluster import GENERATOR, MODEL, ROOT, LiveCluster
 
 GREEDY: dict[str, Any] = {"temperature": 0, "max_tokens": 12}
 # Greedy decoding from this prompt repeats one whole word: a visible delta per token.
@@ -261,3 +265,41 @@ def test_metrics_are_exported(cluster: LiveCluster, client: httpx.Client) -> Non
     assert d["ray_generation_prompt_tokens_total"] > 0
     assert d["ray_generation_time_to_first_token_seconds_count"] == 3
     assert length == 3
+
+
+def test_readme_streaming_examples(cluster: LiveCluster) -> None:
+    """The curl -N and openai examples of README.md's "Streaming completions" run as shown."""
+    section = (ROOT / "README.md").read_text().split("## Streaming completions", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    port = f"127.0.0.1:{cluster.http_port}"
+    bash = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert bash
+    commands = [c.strip() for c in bash.group(1).replace("\\\n", " ").splitlines()]
+    env = os.environ | {"API_KEY": cluster.keys["admin"]}
+    outputs = [
+        subprocess.run(
+            ["bash", "-c", c.replace("127.0.0.1:8000", port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env=env,
+        ).stdout
+        for c in commands
+        if c.startswith("curl ")
+    ]
+    streamed, whole = outputs
+    events = list(sse_data(iter(streamed.split("\n"))))
+    chunks = chunks_of(events)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+    assert json.loads(whole)["usage"]["completion_tokens"] == 8
+    python = re.search(r"```python\n(.*?)```", section, re.S)
+    assert python
+    code = f"API_KEY = {cluster.keys['admin']!r}\n" + python.group(1).replace(
+        "127.0.0.1:8000", port
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert GENERATOR in done.stdout and "CompletionUsage" in done.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from pydantic import ValidationError
@@ -115,8 +116,10 @@ def test_replica_decode_loop(tiny_gpt2: Path) -> None:
     """TextGenerator's generate() on the real model, outside Serve: chunks, stop, length."""
     from deployments.generator import TextGenerator
 
-    cls = TextGenerator.func_or_class  # the undecorated class
-    gen = cls(GeneratorArgs(name="g", source=str(tiny_gpt2), max_prompt_tokens=64))
+    # @serve.deployment wraps the class; func_or_class is the plain class inside.
+    gen = cast(Any, TextGenerator).func_or_class(
+        GeneratorArgs(name="g", source=str(tiny_gpt2), max_prompt_tokens=64)
+    )
 
     async def collect(**kw: object) -> list[GenerationChunk]:
         params: dict = {"prompt": "The quick brown fox", "max_tokens": 6, "temperature": 0.0}
