@@ -25,7 +25,26 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The completion; with `stream: true` a text/event-stream of "
         "`data: {chunk}` lines ending with `data: [DONE]`.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # Before OpenAPI 3.2 (FastAPI writes 3.1) `schema` describes one event of the stream.
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "data": {
+                            "type": "string",
+                            "description": "A completion chunk (CompletionResponse without "
+                            'usage) as JSON; an error body {"error": ...} if the '
+                            "generation failed mid-stream; `[DONE]` last.",
+                        },
+                        "event": {"type": "string"},
+                        "id": {"type": "string"},
+                        "retry": {"type": "integer"},
+                    },
+                }
+            }
+        },
     }
 }
 

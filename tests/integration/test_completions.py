@@ -7,6 +7,8 @@ text is gibberish, but greedy or seeded decoding makes it deterministic.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import os
 import re
@@ -26,7 +28,7 @@ from tests.generation import (
     total,
     wait_for,
 )
-from tests.live_cluster import GENERATOR, MODEL, ROOT, LiveCluster
+from tests.live_cluster import GENERATOR, MODEL, ROOT, LiveCluster, deployment
 
 GREEDY: dict[str, Any] = {"temperature": 0, "max_tokens": 12}
 # Greedy decoding from this prompt repeats one whole word: a visible delta per token.
@@ -303,3 +305,54 @@ def test_readme_streaming_examples(cluster: LiveCluster) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert GENERATOR in done.stdout and "CompletionUsage" in done.stdout
+
+
+def generator_only_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
+    """The main app's generator alone, admitting one generation and queueing one more."""
+    app = copy.deepcopy(main_app)
+    app.update(name=name, route_prefix=f"/{name}")
+    app["args"] |= {"models": [], "auth": {"enabled": False}, "rate_limits": {"default": None}}
+    app["args"]["limits"] = {"retry_after_s": 2}
+    ingress = deployment(app, "Ingress")
+    ingress.pop("autoscaling_config")
+    ingress.update(num_replicas=1, ray_actor_options={"num_cpus": 0.05})
+    gen = deployment(app, GENERATOR)
+    gen.update(max_ongoing_requests=1, max_queued_requests=1)
+    gen.update(ray_actor_options={"num_cpus": 0.05})
+    app["deployments"] = [ingress, gen]
+    return app
+
+
+def test_overload_is_503_before_the_stream(cluster: LiveCluster) -> None:
+    app = generator_only_app(cluster.config["applications"][0], "genoverload")
+    payload = {"model": GENERATOR, "prompt": LONG_PROMPT, "stream": True}
+    payload |= {"temperature": 0, "max_tokens": 1000}
+
+    async def attempt(client: httpx.AsyncClient) -> tuple[int, httpx.Headers, bytes]:
+        async with client.stream("POST", "/v1/completions", json=payload) as r:
+            if r.status_code != 200:
+                return r.status_code, r.headers, await r.aread()
+            async for _ in r.aiter_lines():
+                break
+            await asyncio.sleep(1.0)  # hold the replica while the others arrive
+            return 200, r.headers, b""
+
+    async def attempts(url: str) -> list[tuple[int, httpx.Headers, bytes]]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            return await asyncio.gather(*(attempt(client) for _ in range(4)))
+
+    with cluster.extra_app(app) as url:
+        results = asyncio.run(attempts(url))
+        statuses = sorted(status for status, _, _ in results)
+        # One generating, one queued: the others are shed at once, as JSON before any stream.
+        assert statuses.count(503) >= 2 and statuses.count(200) >= 1, statuses
+        for status, headers, body in results:
+            if status == 503:
+                assert headers["retry-after"] == "2"
+                assert headers["content-type"].startswith("application/json")
+                assert httpx.Response(503, content=body).json()["error"]["code"] == "overloaded"
+        # Closing the streams freed the replica: it serves again.
+        r = httpx.post(
+            f"{url}/v1/completions", json=payload | {"stream": False, "max_tokens": 4}, timeout=60
+        )
+        assert r.status_code == 200, r.text
