@@ -51,6 +51,8 @@ def resolve_source(source: str) -> Path:
     return path
 
 
+MIN_TEMPERATURE = 1e-4
+
 # Each request decodes on its own (no batching across requests): say so in GET /v1/models.
 UNBATCHED = BatchConfig(max_batch_size=1, batch_wait_timeout_s=0.0)
 
@@ -117,7 +119,9 @@ class TextGeneratorModel:
 
     @staticmethod
     def _sample(logits: torch.Tensor, seq: _Sequence) -> int:
-        if seq.temperature == 0.0:
+        # Dividing by a tiny temperature overflows to inf (then NaN probabilities); it
+        # means greedy anyway.
+        if seq.temperature < MIN_TEMPERATURE:
             return int(torch.argmax(logits))
         probs = torch.softmax(logits / seq.temperature, dim=-1)
         if seq.top_p < 1.0:

@@ -134,5 +134,8 @@ def test_replica_decode_loop(tiny_gpt2: Path) -> None:
     stopped = asyncio.run(collect(stop=[stop]))
     assert "".join(c.text for c in stopped) == text[: text.find(stop)]
     assert stopped[-1].finish_reason == "stop"
+    # A vanishing temperature is greedy, not a broken distribution (or a broken replica).
+    tiny = asyncio.run(collect(temperature=1e-300, seed=1))
+    assert "".join(c.text for c in tiny) == text
     with pytest.raises(Exception, match="prompt has"):
         asyncio.run(collect(prompt="word " * 100))
