@@ -31,10 +31,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 bootstrap: $(STAMP)
 
-# Example models for serve_config.yaml's predictors/multiplexed (seconds; no download).
-# Missing ones only: `rm -rf model_repository` first to rebuild.
+# Generated, never committed (seconds, offline): the example models of serve_config.yaml's
+# predictors/multiplexed, and its demo generator (random weights). Missing ones only:
+# `rm -rf model_repository` first to rebuild.
 models: bootstrap
 	$(BIN)/python -m deployments.examples.iris_classifier --root model_repository --only-missing
+	@test -f model_repository/tiny-gpt2/config.json || \
+	  $(BIN)/python -m deployments.examples.tiny_gpt2 --out model_repository/tiny-gpt2
 
 up: bootstrap models
 	@$(ENV) cluster/local/start.sh
@@ -51,7 +54,7 @@ down:
 status: bootstrap
 	@$(ENV) serve status
 
-test: bootstrap
+test: bootstrap models
 	$(BIN)/pytest
 
 lint: bootstrap

@@ -6,6 +6,7 @@ from ray.serve import Application, Deployment
 
 from deployments.config import AppArgs
 from deployments.embedding_model import EmbeddingModel
+from deployments.generator import TextGenerator
 from deployments.ingress import Ingress
 from deployments.predictor_app import bind_predictors
 
@@ -19,4 +20,6 @@ def build_app(args: AppArgs) -> Application:
     model = cast(Deployment, EmbeddingModel)  # @serve.deployment returns a Deployment
     models = {m.name: model.options(name=m.name).bind(m) for m in args.models}
     models |= bind_predictors(args)
+    generator = cast(Deployment, TextGenerator)
+    models |= {g.name: generator.options(name=g.name).bind(g) for g in args.generators}
     return cast(Deployment, Ingress).bind(args, models)

@@ -63,6 +63,51 @@ class EmbeddingModelArgs(BaseModel):
     owned_by: str = Field("sentence-transformers", description="Shown in GET /v1/models.")
 
 
+class GeneratorArgs(BaseModel):
+    """One served causal language model (POST /v1/completions); its own Serve deployment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        description="Model id clients pass as `model`; also the Serve deployment name.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+    )
+    source: str = Field(
+        description="Local directory of a Hugging Face causal LM (config, weights and "
+        "tokenizer, as save_pretrained writes them); loaded with local_files_only."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="`auto` uses the GPU when the replica was given one (`num_gpus`)."
+    )
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto", description="`auto` is float16 on GPU and float32 on CPU."
+    )
+    max_new_tokens_limit: int = Field(
+        256, ge=1, description="Largest accepted `max_tokens`; more gets 422."
+    )
+    default_max_tokens: int = Field(
+        16, ge=1, description="`max_tokens` of a request that sends none (OpenAI's default)."
+    )
+    max_prompt_tokens: int = Field(
+        1024,
+        ge=1,
+        description="Longest accepted prompt in tokens; longer gets 422. Prompt plus "
+        "max_tokens must also fit the model's context window.",
+    )
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Intra-op CPU threads per replica; defaults to Ray's OMP_NUM_THREADS.",
+    )
+    owned_by: str = Field("local", description="Shown in GET /v1/models.")
+
+    @model_validator(mode="after")
+    def _default_within_limit(self) -> GeneratorArgs:
+        if self.default_max_tokens > self.max_new_tokens_limit:
+            raise ValueError("default_max_tokens must not exceed max_new_tokens_limit")
+        return self
+
+
 class RequestLimits(BaseModel):
     """Limits the ingress enforces before any work reaches a model."""
 
@@ -225,6 +270,11 @@ class AppArgs(BaseModel):
         description="Deployments that each serve every model under a root directory, "
         "loading them on demand into a bounded per-replica cache.",
     )
+    generators: list[GeneratorArgs] = Field(
+        default_factory=list,
+        description="Causal language models served on POST /v1/completions, each as its "
+        "own deployment.",
+    )
     limits: RequestLimits = Field(
         default_factory=RequestLimits, description="Request limits enforced by the ingress."
     )
@@ -237,9 +287,10 @@ class AppArgs(BaseModel):
 
     def _served(self) -> list[tuple[str, ModelKind]]:
         # Every kind of model shares one namespace: clients name any of them as `model`.
-        return [(m.name, "embedding") for m in self.models] + [
-            (spec.name, "predictor") for spec in self.predictor_specs()
-        ]
+        served: list[tuple[str, ModelKind]] = [(m.name, "embedding") for m in self.models]
+        served += [(spec.name, "predictor") for spec in self.predictor_specs()]
+        served += [(g.name, "generator") for g in self.generators]
+        return served
 
     def predictor_specs(self) -> list[ModelSpec]:
         """Every predictor model, own deployment or multiplexed, in config order."""

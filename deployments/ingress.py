@@ -16,11 +16,11 @@ from deployments.access import AccessControl, AccessMiddleware
 from deployments.config import AppArgs
 from deployments.limits import BodyLimitsMiddleware
 from deployments.request_metrics import RequestMetricsMiddleware
-from deployments.routers import embeddings, health, models, predict
+from deployments.routers import completions, embeddings, health, models, predict
 from deployments.settings import Settings
 from deployments.state import ServingState, access_control, request_limits, set_state
 
-DESCRIPTION = """OpenAI-compatible embeddings served by Ray Serve.
+DESCRIPTION = """OpenAI-compatible embeddings and completions served by Ray Serve.
 
 Every route but the probes needs an API key (`Authorization: Bearer <key>` or
 `X-API-Key: <key>`) or an OAuth2 JWT access token (`Authorization: Bearer <token>`).
@@ -56,6 +56,8 @@ def model_routers(args: AppArgs) -> list[APIRouter]:
     """Routes that exist only for some configured models (typed from their contracts)."""
     found: list[APIRouter] = []
     found += predict.routers(args.predictor_specs(), args.limits.max_inputs_per_request)
+    if args.generators:
+        found.append(completions.router)
     return found
 
 

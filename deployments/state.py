@@ -45,6 +45,7 @@ class ServingState:
         self.kinds = args.model_kinds()
         self.owned_by = {m.name: m.owned_by for m in args.models}
         self.owned_by |= {s.name: s.manifest.owned_by for s in args.predictor_specs()}
+        self.owned_by |= {g.name: g.owned_by for g in args.generators}
         self.created = int(time.time())
         self._dimensions: dict[str, int] = {}
 

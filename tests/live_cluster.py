@@ -34,6 +34,9 @@ from tests.credentials import JwtIssuer, issue_keys
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "cluster" / "local"
 MODEL = "all-MiniLM-L6-v2"
+# The demo generator of serve_config.yaml (random weights), built by `make models`.
+GENERATOR = "tiny-gpt2"
+GENERATOR_DIR = ROOT / "model_repository" / "tiny-gpt2"
 TIGHT_PREFIX = "/tight"
 # A scope whose rate limit is low enough to hit on purpose (per ingress replica).
 TRICKLE_SCOPE = "test:trickle"
@@ -57,7 +60,8 @@ def base_config() -> dict[str, Any]:
 
 
 def build_models() -> None:
-    """The example model repository serve_config.yaml serves (what `make models` does)."""
+    """What `make models` builds, if missing: the example model repository and the demo
+    generator that serve_config.yaml serves."""
     subprocess.run(
         [
             *(sys.executable, "-m", "deployments.examples.iris_classifier"),
@@ -67,18 +71,30 @@ def build_models() -> None:
         check=True,
         timeout=300,
     )
+    if not (GENERATOR_DIR / "config.json").is_file():
+        subprocess.run(
+            [sys.executable, "-m", "deployments.examples.tiny_gpt2", "--out", str(GENERATOR_DIR)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
 
 
 def embeddings_only(app: dict[str, Any]) -> dict[str, Any]:
-    """``app`` without its model-repository models: derived apps stay small and cheap."""
+    """A copy of ``app`` serving its embedding models only: apps derived for embedding
+    tests need no predictor or generator replicas of their own (CPU shares are scarce)."""
+    app = copy.deepcopy(app)
     app["args"].pop("predictors", None)
     app["args"].pop("multiplexed", None)
+    names = {g["name"] for g in app["args"].pop("generators", [])}
+    app["deployments"] = [d for d in app["deployments"] if d["name"] not in names]
     return app
 
 
 def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
     """The main app with tiny limits: one model replica that admits one request at a time."""
-    app = embeddings_only(copy.deepcopy(main_app))
+    app = embeddings_only(main_app)
     app["name"] = "tight"
     app["route_prefix"] = TIGHT_PREFIX
     model = app["args"]["models"][0]
@@ -108,7 +124,7 @@ def tight_app(main_app: dict[str, Any]) -> dict[str, Any]:
 def open_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
     """The main app under its own name and route prefix (/NAME), without auth or rate
     limits, for a test that needs replicas of its own to scale, kill or replace."""
-    app = embeddings_only(copy.deepcopy(main_app))
+    app = embeddings_only(main_app)
     app["name"] = name
     app["route_prefix"] = f"/{name}"
     app["args"]["auth"] = {"enabled": False}

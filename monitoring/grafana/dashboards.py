@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from monitoring.grafana.generation_panels import GENERATION
 from monitoring.grafana.model import Dashboard, Panel, to_json
 from monitoring.grafana.panels import AUTOSCALING, HARDWARE, OVERVIEW, PER_MODEL, VARIABLES
 from monitoring.grafana.panels_repository import MULTIPLEXING
@@ -37,11 +38,11 @@ OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 INFERENCE = Dashboard(
     uid="ray-serve-inference",
     title="Ray Serve inference",
-    description="Traffic, latency and errors per route and model, batching, autoscaling "
-    "and hardware of the Ray Serve inference cluster.",
+    description="Traffic, latency and errors per route and model, batching, text "
+    "generation, autoscaling and hardware of the Ray Serve inference cluster.",
     tags=("ray", "serve", "inference"),
     variables=VARIABLES,
-    rows=(OVERVIEW, PER_MODEL, MULTIPLEXING, AUTOSCALING, HARDWARE),
+    rows=(OVERVIEW, PER_MODEL, MULTIPLEXING, GENERATION, AUTOSCALING, HARDWARE),
 )
 
 DASHBOARDS: tuple[Dashboard, ...] = (INFERENCE,)

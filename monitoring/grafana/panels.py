@@ -358,6 +358,14 @@ VARIABLES = (
     Variable(
         "model",
         "Model",
-        f"label_values({sel('ray_embedding_requests_total', CLUSTER, APP)}, model)",
+        # Embedding models are counted at the ingress, generators at their replicas.
+        "label_values("
+        + sel(
+            "",
+            '__name__=~"ray_embedding_requests_total|ray_generation_requests_total"',
+            CLUSTER,
+            APP,
+        )
+        + ", model)",
     ),
 )

@@ -17,7 +17,7 @@ import pytest
 
 from monitoring.grafana.dashboards import INFERENCE, panel_queries
 from monitoring.grafana.promql import substitute_variables
-from tests.live_cluster import LOCAL, MODEL, LiveCluster, free_port
+from tests.live_cluster import GENERATOR, LOCAL, MODEL, LiveCluster, free_port
 from tests.predict_traffic import predict_rounds
 
 
@@ -67,6 +67,25 @@ async def load(urls: list[str], seconds: float) -> int:
     return sent
 
 
+async def generate(cluster: LiveCluster, seconds: float) -> int:
+    """Completions for the text-generation panels: one worker, streamed and not."""
+    deadline = time.monotonic() + seconds
+    sent = 0
+    async with httpx.AsyncClient(
+        base_url=cluster.base_url, headers=cluster.auth_headers(), timeout=30
+    ) as client:
+        while time.monotonic() < deadline:
+            body = {"model": GENERATOR, "prompt": f"load {sent}", "max_tokens": 8}
+            await client.post("/v1/completions", json=body | {"stream": sent % 2 == 0})
+            sent += 1
+    return sent
+
+
+async def load_all(cluster: LiveCluster, urls: list[str], seconds: float) -> int:
+    embedded, generated = await asyncio.gather(load(urls, seconds), generate(cluster, seconds))
+    return embedded + generated
+
+
 def test_all_ray_targets_up(prometheus: str) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -82,7 +101,7 @@ def test_all_ray_targets_up(prometheus: str) -> None:
 def test_every_panel_has_data_under_load(cluster: LiveCluster, prometheus: str) -> None:
     queries = panel_queries(INFERENCE, include_gpu_only=False)
     assert len(queries) >= 15
-    sent = asyncio.run(load([cluster.base_url, cluster.tight_url], seconds=25))
+    sent = asyncio.run(load_all(cluster, [cluster.base_url, cluster.tight_url], seconds=25))
     # Model-repository panels: predictors, and multiplexed models loaded and evicted.
     sent += asyncio.run(predict_rounds(cluster))
     empty: dict[str, str] = {}
@@ -93,7 +112,7 @@ def test_every_panel_has_data_under_load(cluster: LiveCluster, prometheus: str) 
             if query(prometheus, expr):
                 del pending[title]
         if pending:
-            asyncio.run(load([cluster.base_url], seconds=3))
+            asyncio.run(load_all(cluster, [cluster.base_url], seconds=3))
     empty = pending
     print(
         f"{len(queries) - len(empty)}/{len(queries)} panel queries have data after {sent} requests"

@@ -1,10 +1,10 @@
 """Schemathesis fuzzes the live API from the /openapi.json it serves.
 
 Every operation gets schema-conforming (positive) and schema-violating (negative) requests,
-as the admin key and with a key that does not exist; POST /v1/embeddings also gets positive
-requests pinned to the served model, so generated text reaches the real model. Every
-response must be documented (status code, headers, content type, body schema) and none may
-be a 5xx.
+as the admin key and with a key that does not exist; POST /v1/embeddings and POST
+/v1/completions also get positive requests pinned to a served model of their kind, so
+generated text reaches the real models. Every response must be documented (status code,
+headers, content type, body schema) and none may be a 5xx.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.live_cluster import MODEL, LiveCluster
+from tests.live_cluster import GENERATOR, MODEL, LiveCluster
 
 CHECKS = [
     not_a_server_error,
@@ -57,9 +57,13 @@ PLAN: dict[tuple[str, GenerationMode, bool], int] = {
 }
 
 
+# Operations whose positive cases are also sent pinned to a served model of their kind.
+PINNED = {"POST /v1/embeddings": MODEL, "POST /v1/completions": GENERATOR}
+
+
 def pin_model(case: Case) -> Case:
     if isinstance(case.body, dict):
-        case.body["model"] = MODEL
+        case.body["model"] = PINNED[case.operation.label]
     return case
 
 
@@ -145,7 +149,7 @@ def test_fuzz_the_live_openapi(cluster: LiveCluster) -> None:
     fuzzer = Fuzzer(cluster.base_url)
     for operation in operations(schema):
         for (who, mode, pinned), examples in PLAN.items():
-            if (pinned and operation.label != "POST /v1/embeddings") or (
+            if (pinned and operation.label not in PINNED) or (
                 mode is NEGATIVE and not operation.body
             ):
                 continue

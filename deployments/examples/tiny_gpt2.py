@@ -1,0 +1,86 @@
+"""Build a tiny, randomly initialised GPT-2 with its own byte-level BPE tokenizer, offline.
+
+    python -m deployments.examples.tiny_gpt2 --out model_repository/tiny-gpt2
+
+It generates gibberish: it exists so the text-generation path (tokenizer, KV cache,
+sampling, streaming, cancellation) can be served and tested anywhere in seconds, without
+a download. Seeded, so every build has the same weights and the same greedy outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+# Training text for the tokenizer's merges; any prose works, it only shapes the vocabulary.
+CORPUS = """\
+Ray Serve is a scalable model serving library for building online inference APIs.
+Serve is framework agnostic, so you can use a single toolkit to serve everything from
+deep learning models built with frameworks like PyTorch, TensorFlow, and Keras, to
+Scikit-Learn models, to arbitrary Python business logic. The quick brown fox jumps over
+the lazy dog. Once upon a time there was a small language model that could only babble.
+It streamed one token after another, and every token was a surprise. Hello world!
+Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 1000. Unicode: café, naïve, 日本語, emoji 🙂.
+"""
+
+EOS = "<|endoftext|>"
+CONTEXT = 2048
+
+
+def build(out: Path, *, vocab_size: int = 512, seed: int = 0) -> Path:
+    # Imported here so `--help` and importing the module stay cheap.
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(CORPUS.splitlines() * 4, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=EOS,
+        eos_token=EOS,
+        unk_token=EOS,
+        model_max_length=CONTEXT,
+        clean_up_tokenization_spaces=False,
+    )
+    eos_id = tokenizer.eos_token_id
+    assert isinstance(eos_id, int)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=CONTEXT,
+        n_embd=64,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+    )
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(config).eval()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "BUILT_BY.json").write_text(
+        json.dumps({"builder": __name__, "seed": seed, "random_weights": True}) + "\n"
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("model_repository/tiny-gpt2"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(f"tiny GPT-2 written to {build(args.out, seed=args.seed)}")
+
+
+if __name__ == "__main__":
+    main()
