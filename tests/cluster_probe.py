@@ -42,7 +42,12 @@ def running(app: str, deployment: str) -> int:
 
 
 def replica_pid(name: str) -> int:
-    (actor,) = list_actors(filters=[("name", "=", name), ("state", "=", "ALIVE")])
+    # This cluster's dashboard, named: without an address the state API looks for any
+    # Ray instance on the machine and refuses to choose when other clusters run beside it.
+    (actor,) = list_actors(
+        address=os.environ.get("RAY_DASHBOARD_ADDRESS"),
+        filters=[("name", "=", name), ("state", "=", "ALIVE")],
+    )
     assert actor.pid is not None, f"{name} has no process yet"
     return actor.pid
 

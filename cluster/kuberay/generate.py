@@ -19,6 +19,10 @@ Kubernetes differences in the Serve config, and why:
   * ``runtime_env`` per application - the pinned upstream Ray image does not contain
     this project: ``working_dir`` (a zip of the repository) brings the code and ``pip``
     the project's runtime dependencies, pinned as in constraints.txt.
+  * no ``predictors`` / ``multiplexed`` in the args - the example model repository is
+    built locally (``make models``) and is not in the working_dir zip, so the application
+    would fail to build; to serve your own models, mount a volume holding them on every
+    pod, set RSIC_MODEL_REPOSITORY to it, and list them there.
   * profile ``gpu`` only: ``ray_actor_options.num_gpus: 1`` on every model deployment,
     so each model replica lands on a GPU worker and runs on CUDA in fp16 (``device: auto``).
 
@@ -189,6 +193,8 @@ def k8s_serve_config(base: dict[str, Any], profile: str, working_dir_url: str) -
                 f"application {app['name']!r} already sets runtime_env in serve_config.yaml; "
                 "merge it into generate.py's runtime_env() instead"
             )
+        for key in ("predictors", "multiplexed"):
+            app.get("args", {}).pop(key, None)
         if profile == "gpu":
             models = model_names(app)
             for deployment in app.get("deployments", []):
