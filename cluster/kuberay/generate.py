@@ -19,8 +19,9 @@ Kubernetes differences in the Serve config, and why:
   * ``runtime_env`` per application - the pinned upstream Ray image does not contain
     this project: ``working_dir`` (a zip of the repository) brings the code and ``pip``
     the project's runtime dependencies, pinned as in constraints.txt.
-  * no ``predictors`` / ``multiplexed`` in the args - the example model repository is
-    built locally (``make models``) and is not in the working_dir zip, so the application
+  * no ``predictors`` / ``multiplexed`` / ``generators`` in the args (nor the generators'
+    deployment entries) - the example model repository and the demo generator are built
+    locally (``make models``) and are not in the working_dir zip, so the application
     would fail to build; to serve your own models, mount a volume holding them on every
     pod, set RSIC_MODEL_REPOSITORY to it, and list them there.
   * profile ``gpu`` only: ``ray_actor_options.num_gpus: 1`` on every model deployment,
@@ -195,6 +196,8 @@ def k8s_serve_config(base: dict[str, Any], profile: str, working_dir_url: str) -
             )
         for key in ("predictors", "multiplexed"):
             app.get("args", {}).pop(key, None)
+        generators = {g["name"] for g in app.get("args", {}).pop("generators", [])}
+        app["deployments"] = [d for d in app.get("deployments", []) if d["name"] not in generators]
         if profile == "gpu":
             models = model_names(app)
             for deployment in app.get("deployments", []):

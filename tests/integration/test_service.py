@@ -25,6 +25,7 @@ def test_serve_status_shows_apps_running(cluster: LiveCluster) -> None:
         *(m.name for m in args.models),
         *(p.spec.name for p in args.predictors),
         *(g.name for g in args.multiplexed),
+        *(g.name for g in args.generators),
     }
     assert all(d["status"] == "HEALTHY" for d in deployments.values())
 

@@ -168,9 +168,11 @@ def test_serve_config_differs_only_as_documented(profile: str, manifest: dict[st
     expected["proxy_location"] = "EveryNode"  # one proxy per pod behind the k8s Service
     expected["http_options"]["host"] = "0.0.0.0"  # reachable over the pod network
     for app in expected["applications"]:
-        # The local model repository is not in the working_dir zip.
+        # The local model repository and demo generator are not in the working_dir zip.
         app["args"].pop("predictors", None)
         app["args"].pop("multiplexed", None)
+        generators = {g["name"] for g in app["args"].pop("generators", [])}
+        app["deployments"] = [d for d in app["deployments"] if d["name"] not in generators]
         if profile == "gpu":
             for deployment in app["deployments"]:
                 if deployment["name"] in model_deployment_names(app):
