@@ -60,6 +60,12 @@ class EmbeddingModelArgs(BaseModel):
         ge=1,
         description="Intra-op CPU threads per replica; defaults to Ray's OMP_NUM_THREADS.",
     )
+    trace: bool = Field(
+        True,
+        description="Run the transformer as a TorchScript trace (checked against eager mode "
+        "at load; eager if it differs or fails). Faster, and it frees the GIL during the "
+        "forward pass so the replica keeps taking in requests and batches fill.",
+    )
     owned_by: str = Field("sentence-transformers", description="Shown in GET /v1/models.")
 
 

