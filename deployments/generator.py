@@ -128,6 +128,9 @@ class TextGeneratorModel:
             sorted_probs, order = torch.sort(probs, descending=True)
             # Keep the smallest head of the distribution whose mass reaches top_p.
             outside = torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= seq.top_p
+            # The most likely token always stays: a top_p below float32's range (1e-300)
+            # compares as 0 and would otherwise zero the whole distribution.
+            outside[0] = False
             sorted_probs[outside] = 0.0
             pick = torch.multinomial(sorted_probs, 1, generator=seq.rng)
             return int(order[pick])

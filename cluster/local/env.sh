@@ -3,6 +3,7 @@
 # a second, private cluster beside one started by `make up`.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN_DIR=${RUN_DIR:-$ROOT/.run}
+export RUN_DIR # marks the cluster's processes (benchmarks/cpu_cost.py finds them by it)
 VENV=${VENV:-$ROOT/.venv}
 export PATH="$VENV/bin:$PATH"
 

@@ -137,5 +137,9 @@ def test_replica_decode_loop(tiny_gpt2: Path) -> None:
     # A vanishing temperature is greedy, not a broken distribution (or a broken replica).
     tiny = asyncio.run(collect(temperature=1e-300, seed=1))
     assert "".join(c.text for c in tiny) == text
+    # So is a vanishing top_p (found by the fuzzer: it compared as 0 in float32).
+    nucleus = asyncio.run(collect(temperature=1.0, top_p=1e-301, seed=1))
+    assert "".join(c.text for c in nucleus) == text
+    gen.check_health()
     with pytest.raises(Exception, match="prompt has"):
         asyncio.run(collect(prompt="word " * 100))

@@ -31,7 +31,7 @@ def test_healthy_until_the_model_breaks() -> None:
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
-    model._encoder.model.forward = broken
+    model._encoder._forward = broken
     with pytest.raises(RuntimeError, match="illegal memory access"):
         asyncio.run(model._forward(["now it fails"]))
     with pytest.raises(RuntimeError, match="broken"):

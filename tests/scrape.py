@@ -1,0 +1,35 @@
+"""Ray's Prometheus endpoint of a test cluster, as {(name, labels): value} for the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.live_cluster import LiveCluster
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(
+    cluster: LiveCluster,
+    prefixes: str | tuple[str, ...],
+    keep: Callable[[dict[str, str]], bool] = lambda labels: True,
+) -> Samples:
+    """Every sample whose name starts with one of ``prefixes`` and whose labels ``keep``,
+    summed over the label sets Ray adds per process (worker ids and such stay apart)."""
+    text = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name.startswith(prefixes) and keep(s.labels):
+                key = (s.name, frozenset(s.labels.items()))
+                samples[key] = samples.get(key, 0.0) + s.value
+    return samples
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """Sum of ``name`` over every series carrying at least ``labels``."""
+    want = set(labels.items())
+    return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
