@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.live_cluster import MODEL, LiveCluster
+from tests.live_cluster import GENERATOR, MODEL, LiveCluster
 
 
 def test_serve_status_shows_apps_running(cluster: LiveCluster) -> None:
@@ -14,7 +14,7 @@ def test_serve_status_shows_apps_running(cluster: LiveCluster) -> None:
         "tight": "RUNNING",
     }
     deployments = apps["embeddings"]["deployments"]
-    assert set(deployments) == {"Ingress", MODEL}
+    assert set(deployments) == {"Ingress", MODEL, GENERATOR}
     assert all(d["status"] == "HEALTHY" for d in deployments.values())
 
 
@@ -22,12 +22,13 @@ def test_healthz_and_readyz(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "models": {MODEL: "ready"}}
+    assert ready.json() == {"status": "ready", "models": {MODEL: "ready", GENERATOR: "ready"}}
 
 
 def test_models_list_declares_the_contract(client: httpx.Client) -> None:
     body = client.get("/v1/models").json()
-    (card,) = body["data"]
+    assert [c["id"] for c in body["data"]] == [MODEL, GENERATOR]
+    card = body["data"][0]
     assert card["id"] == MODEL and card["object"] == "model" and card["ready"] is True
     assert card["dimensions"] == 384 and card["device"] == "cpu"
     assert card["contract"]["outputs"][0]["shape"] == [-1, 384]
