@@ -42,7 +42,10 @@ def running(app: str, deployment: str) -> int:
 
 
 def replica_pid(name: str) -> int:
-    (actor,) = list_actors(filters=[("name", "=", name), ("state", "=", "ALIVE")])
+    # An explicit address: without one the state API looks for "the" local Ray instance
+    # and fails when other clusters run on the same machine.
+    address = os.environ["RAY_DASHBOARD_ADDRESS"]
+    (actor,) = list_actors(address=address, filters=[("name", "=", name), ("state", "=", "ALIVE")])
     assert actor.pid is not None, f"{name} has no process yet"
     return actor.pid
 
