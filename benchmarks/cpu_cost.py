@@ -40,8 +40,13 @@ def _role(cmdline: str) -> str:
 def cpu_by_role(run_dir: str) -> dict[str, float]:
     """CPU seconds used so far by the processes of the cluster started with ``run_dir``."""
     marker = f"RUN_DIR={run_dir}".encode()
+    # The client (this process, started with the cluster's environment by run_cpu.sh) is
+    # not the server's cost.
+    me = str(os.getpid())
     totals: dict[str, float] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
+        if pid == me:
+            continue
         try:
             if marker not in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
                 continue

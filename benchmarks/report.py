@@ -107,16 +107,33 @@ def summarize_section(section: dict[str, Any]) -> dict[str, Any]:
                 out[f"{label} / {baseline} (peak items/s)"] = _peak(run) / max(
                     _peak(runs[baseline]), 1e-9
                 )
+    if baseline in runs:
+        top = max(s["concurrency"] for s in runs[baseline]["steps"])
+        for label, run in runs.items():
+            mine = {s["concurrency"]: s for s in run["steps"]}.get(top)
+            theirs = {s["concurrency"]: s for s in runs[baseline]["steps"]}[top]
+            if label != baseline and mine:
+                out[f"{label} / {baseline} (items/s at c={top})"] = mine["items_per_s"] / max(
+                    theirs["items_per_s"], 1e-9
+                )
     if raw:
         ceiling = max(s["texts_per_s"] for s in raw["steps"])
-        bare = {s["batch_size"]: s for s in raw["steps"]}.get(1)
         for label, run in runs.items():
             out[f"{label} / raw ceiling (peak)"] = _peak(run) / ceiling
+    # A lone request against the same texts run in-process at the same batch size: what
+    # serving adds. Measured against all cores and, when given, against the thread count
+    # a model replica runs with (Ray sets OMP_NUM_THREADS from its num_cpus).
+    for key, bare_raw in (("", raw), (" at the replica's threads", section.get("raw_replica"))):
+        if not bare_raw:
+            continue
+        threads = bare_raw["machine"]["torch_threads"]
+        for label, run in runs.items():
+            size = run["workload"]["texts_per_request"]
+            bare = {s["batch_size"]: s for s in bare_raw["steps"]}.get(size)
             c1 = {s["concurrency"]: s for s in run["steps"]}.get(1)
             if bare and c1 and c1.get("p50_ms") is not None:
-                out[f"{label} c=1 p50 over the bare model call (ms)"] = (
-                    c1["p50_ms"] - bare["batch_p50_ms"]
-                )
+                name = f"{label} c=1 p50 over the bare model call{key} ({threads} thr) (ms)"
+                out[name] = c1["p50_ms"] - bare["batch_p50_ms"]
     return out
 
 
@@ -227,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = json.loads(args.plan.read_text())
     for section in plan["sections"]:
         section["raw"] = _load(section.get("raw"))
+        section["raw_replica"] = _load(section.get("raw_replica"))
         section["runs"] = {label: _load(path) for label, path in section["runs"].items()}
     plan["cold_start"] = _load(plan.get("cold_start"))
     plan["cpu_cost"] = {label: _load(path) for label, path in (plan.get("cpu_cost") or {}).items()}

@@ -55,6 +55,7 @@ BATCH_SIZES=${BATCH_SIZES:-1,8,32,128}
 RAW_TEXTS=${RAW_TEXTS:-512}
 COLD_START=${COLD_START:-1}
 CPU_REQUESTS=${CPU_REQUESTS:-300}
+REPLICA_THREADS=${REPLICA_THREADS:-1}
 OUT_DIR=${OUT_DIR:-$ROOT/benchmarks/out}
 RESULTS=${RESULTS:-$ROOT/benchmarks/RESULTS.md}
 mkdir -p "$OUT_DIR"
@@ -65,6 +66,10 @@ for words in "$SMALL_WORDS" "$WORDS"; do
   "$PY" -m benchmarks.raw_model --batch-sizes "$BATCH_SIZES" --texts "$RAW_TEXTS" \
     --text-length "$words" --source "$MODEL_SOURCE" --json "$OUT_DIR/raw-$words.json"
 done
+# The bare call of a lone small request with the threads a model replica gets (Ray sets
+# OMP_NUM_THREADS from num_cpus: 1 for serve_config.yaml's 0.5 CPU).
+"$PY" -m benchmarks.raw_model --batch-sizes 1 --texts 256 --threads "$REPLICA_THREADS" \
+  --text-length "$SMALL_WORDS" --source "$MODEL_SOURCE" --json "$OUT_DIR/raw-replica.json"
 
 start_cluster() { # FAST_PATH: a private cluster with every port free and its own run dir
   RUN_DIR=$(mktemp -d /tmp/rsic-bench-XXXXXX)
@@ -198,6 +203,7 @@ cat >"$OUT_DIR/plan.json" <<JSON
       "title": "Small requests ($SMALL_TEXTS x $SMALL_WORDS words)",
       "description": "Many tiny requests: what serving costs per request dominates.",
       "raw": "$OUT_DIR/raw-$SMALL_WORDS.json",
+      "raw_replica": "$OUT_DIR/raw-replica.json",
       "baseline": "naive",
       "runs": {"naive": "$OUT_DIR/naive-small.json", "tuned": "$OUT_DIR/tuned-small.json"}
     },

@@ -28,8 +28,8 @@ class BatchConfig(BaseModel):
     )
 
 
-class EmbeddingModelArgs(BaseModel):
-    """One served embedding model; it becomes its own Serve deployment named ``name``."""
+class _TorchModelArgs(BaseModel):
+    """What every model run from local weights has: its id, where and how it runs."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,15 +37,25 @@ class EmbeddingModelArgs(BaseModel):
         description="Model id clients pass as `model`; also the Serve deployment name.",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
     )
-    source: str = Field(
-        description="Directory with a sentence-transformers model, or `package:<module>` "
-        "for weights shipped inside an installed Python package."
-    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="`auto` uses the GPU when the replica was given one (`num_gpus`)."
     )
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         "auto", description="`auto` is float16 on GPU and float32 on CPU."
+    )
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Intra-op CPU threads per replica; defaults to Ray's OMP_NUM_THREADS.",
+    )
+
+
+class EmbeddingModelArgs(_TorchModelArgs):
+    """One served embedding model; it becomes its own Serve deployment named ``name``."""
+
+    source: str = Field(
+        description="Directory with a sentence-transformers model, or `package:<module>` "
+        "for weights shipped inside an installed Python package."
     )
     max_seq_length: int | None = Field(
         None, ge=1, description="Token limit per input; defaults to the model's own."
@@ -54,11 +64,6 @@ class EmbeddingModelArgs(BaseModel):
         True,
         description="Cut inputs longer than max_seq_length (as sentence-transformers does); "
         "when false they are rejected with 422.",
-    )
-    torch_threads: int | None = Field(
-        None,
-        ge=1,
-        description="Intra-op CPU threads per replica; defaults to Ray's OMP_NUM_THREADS.",
     )
     trace: bool = Field(
         True,
@@ -69,24 +74,12 @@ class EmbeddingModelArgs(BaseModel):
     owned_by: str = Field("sentence-transformers", description="Shown in GET /v1/models.")
 
 
-class GeneratorArgs(BaseModel):
+class GeneratorArgs(_TorchModelArgs):
     """One served causal language model (POST /v1/completions); its own Serve deployment."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(
-        description="Model id clients pass as `model`; also the Serve deployment name.",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
-    )
     source: str = Field(
         description="Local directory of a Hugging Face causal LM (config, weights and "
         "tokenizer, as save_pretrained writes them); loaded with local_files_only."
-    )
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="`auto` uses the GPU when the replica was given one (`num_gpus`)."
-    )
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
-        "auto", description="`auto` is float16 on GPU and float32 on CPU."
     )
     max_new_tokens_limit: int = Field(
         256, ge=1, description="Largest accepted `max_tokens`; more gets 422."
@@ -99,11 +92,6 @@ class GeneratorArgs(BaseModel):
         ge=1,
         description="Longest accepted prompt in tokens; longer gets 422. Prompt plus "
         "max_tokens must also fit the model's context window.",
-    )
-    torch_threads: int | None = Field(
-        None,
-        ge=1,
-        description="Intra-op CPU threads per replica; defaults to Ray's OMP_NUM_THREADS.",
     )
     owned_by: str = Field("local", description="Shown in GET /v1/models.")
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live_cluster import GENERATOR, LiveCluster
+from tests.scrape import Samples, scrape, settle, wait_until
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 MAIN_APP = "embeddings"
 
 
@@ -43,39 +41,14 @@ def chunks_of(events: list[str]) -> list[dict[str, Any]]:
     return [json.loads(e) for e in events[:-1]]
 
 
-def scrape(cluster: LiveCluster) -> Samples:
-    text = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name.startswith("ray_generation_") and s.labels.get("application") == MAIN_APP:
-                key = (s.name, frozenset(s.labels.items()))
-                samples[key] = samples.get(key, 0.0) + s.value
-    return samples
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    want = set(labels.items())
-    return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
+def read(cluster: LiveCluster) -> Samples:
+    """The main app's generation metrics."""
+    return scrape(cluster, "ray_generation_", lambda labels: labels.get("application") == MAIN_APP)
 
 
 def settled(cluster: LiveCluster, quiet_s: float = 12) -> Samples:
-    """Samples once they stop changing: Ray exports application metrics every few
-    seconds, so earlier requests' counts arrive late."""
-    last, since = scrape(cluster), time.monotonic()
-    deadline = since + 90
-    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
-        time.sleep(2)
-        now = scrape(cluster)
-        if now != last:
-            last, since = now, time.monotonic()
-    return last
+    return settle(lambda: read(cluster), quiet_s)
 
 
 def wait_for(cluster: LiveCluster, done: Callable[[Samples], bool], timeout: float = 60) -> Samples:
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = scrape(cluster)
-        if done(samples) or time.monotonic() > deadline:
-            return samples
-        time.sleep(1)
+    return wait_until(lambda: read(cluster), done, timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import httpx
@@ -33,3 +34,28 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     """Sum of ``name`` over every series carrying at least ``labels``."""
     want = set(labels.items())
     return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
+
+
+def wait_until(
+    read: Callable[[], Samples], done: Callable[[Samples], bool], timeout: float
+) -> Samples:
+    """``read()`` until ``done`` holds for it, or ``timeout`` passes (then the last read)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = read()
+        if done(samples) or time.monotonic() > deadline:
+            return samples
+        time.sleep(1)
+
+
+def settle(read: Callable[[], Samples], quiet_s: float = 12, limit_s: float = 90) -> Samples:
+    """``read()`` once it stopped changing for ``quiet_s``: Ray exports application metrics
+    every few seconds, so counts of requests already answered still arrive late."""
+    last, since = read(), time.monotonic()
+    deadline = since + limit_s
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(2)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
+    return last

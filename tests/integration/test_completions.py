@@ -25,10 +25,10 @@ from tests.generation import (
     settled,
     sse_data,
     stream_events,
-    total,
     wait_for,
 )
 from tests.live_cluster import GENERATOR, MODEL, ROOT, LiveCluster, deployment
+from tests.scrape import total
 
 GREEDY: dict[str, Any] = {"temperature": 0, "max_tokens": 12}
 # Greedy decoding from this prompt repeats one whole word: a visible delta per token.

@@ -12,8 +12,9 @@ import time
 
 import httpx
 
-from tests.integration.test_metrics import Sample, scrape, total, wait_for
+from tests.integration.test_metrics import read, wait_for
 from tests.live_cluster import MODEL, LiveCluster
+from tests.scrape import Samples, total
 
 BATCH = 32  # serve_config.yaml: max_batch_size of the main model
 HEAVY = {
@@ -24,7 +25,7 @@ DEADLINE_HEADER = "X-Request-Timeout-Ms"
 MAIN = {"application": "embeddings", "model": MODEL}
 
 
-def cancelled(samples: Sample, before: Sample) -> tuple[float, float]:
+def cancelled(samples: Samples, before: Samples) -> tuple[float, float]:
     def delta(name: str) -> float:
         return total(samples, name, **MAIN) - total(before, name, **MAIN)
 
@@ -42,7 +43,7 @@ def wait_until_idle(client: httpx.Client) -> None:
 def test_deadline_is_504_and_cancels_the_model_work(
     cluster: LiveCluster, client: httpx.Client
 ) -> None:
-    before = scrape(cluster)
+    before = read(cluster)
     started = time.perf_counter()
     response = client.post("/v1/embeddings", json=HEAVY, headers={DEADLINE_HEADER: "300"})
     elapsed = time.perf_counter() - started
@@ -63,7 +64,7 @@ def test_deadline_is_504_and_cancels_the_model_work(
 def test_client_disconnect_cancels_the_model_work(
     cluster: LiveCluster, client: httpx.Client
 ) -> None:
-    before = scrape(cluster)
+    before = read(cluster)
     try:
         client.post("/v1/embeddings", json=HEAVY, timeout=0.5)
         raise AssertionError("the heavy request answered within 0.5 s")

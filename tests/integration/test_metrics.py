@@ -9,57 +9,31 @@ so deltas of its counters are exactly what the test sent.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live_cluster import MODEL, LiveCluster
-
-Sample = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape(cluster: LiveCluster) -> Sample:
-    text = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
-    samples: Sample = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name.startswith("ray_embedding_"):
-                key = (s.name, frozenset(s.labels.items()))
-                samples[key] = samples.get(key, 0.0) + s.value
-    return samples
+from tests.scrape import Samples, scrape, settle, total, wait_until
 
 
-def total(samples: Sample, name: str, **labels: str) -> float:
-    want = set(labels.items())
-    return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
+def read(cluster: LiveCluster) -> Samples:
+    return scrape(cluster, "ray_embedding_")
 
 
-def wait_for(cluster: LiveCluster, done: Callable[[Sample], bool], timeout: float = 45) -> Sample:
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = scrape(cluster)
-        if done(samples) or time.monotonic() > deadline:
-            return samples
-        time.sleep(1)
+def wait_for(cluster: LiveCluster, done: Callable[[Samples], bool], timeout: float = 45) -> Samples:
+    return wait_until(lambda: read(cluster), done, timeout)
 
 
-def settled(cluster: LiveCluster, application: str, quiet_s: float = 12) -> Sample:
+def settled(cluster: LiveCluster, application: str, quiet_s: float = 12) -> Samples:
     """Samples once the app's series stop changing: earlier tests' traffic reaches the
     endpoint late, since Ray exports application metrics every few seconds."""
 
-    def of_app(samples: Sample) -> Sample:
-        return {k: v for k, v in samples.items() if ("application", application) in k[1]}
+    def of_app() -> Samples:
+        return {k: v for k, v in read(cluster).items() if ("application", application) in k[1]}
 
-    last, since = of_app(scrape(cluster)), time.monotonic()
-    deadline = since + 90
-    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
-        time.sleep(2)
-        now = of_app(scrape(cluster))
-        if now != last:
-            last, since = now, time.monotonic()
-    return scrape(cluster)
+    settle(of_app, quiet_s)
+    return read(cluster)
 
 
 def test_custom_metrics_count_what_was_sent(cluster: LiveCluster, tight_url: str) -> None:
@@ -74,7 +48,7 @@ def test_custom_metrics_count_what_was_sent(cluster: LiveCluster, tight_url: str
         assert c.post("/v1/embeddings", json={"input": "x", "model": "nope"}).status_code == 404
     items = sum(len(b) for b in texts)
 
-    def delta(samples: Sample, name: str, **labels: str) -> float:
+    def delta(samples: Samples, name: str, **labels: str) -> float:
         return total(samples, name, **labels) - total(before, name, **labels)
 
     after = wait_for(

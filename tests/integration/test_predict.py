@@ -14,12 +14,12 @@ from functools import cache
 import httpx
 import numpy as np
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_iris
 
 from deployments.model_manifest import load_model_dir
 from deployments.torch_artifact import LoadedModel
 from tests.live_cluster import MODEL, ROOT, LiveCluster
+from tests.scrape import Samples, scrape, total, wait_until
 
 IRIS = "iris-classifier"
 TENANTS = [f"tenant-{n}" for n in range(4)]
@@ -178,31 +178,14 @@ def test_models_list_shows_predictors_with_contracts(client: httpx.Client) -> No
 
 # --- multiplexing ---------------------------------------------------------------------------
 
-Sample = dict[tuple[str, frozenset[tuple[str, str]]], float]
 MUX_PREFIXES = ("ray_multiplexed_", "ray_serve_multiplexed_", "ray_serve_num_multiplexed")
-
-
-def scrape(cluster: LiveCluster) -> Sample:
-    text = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
-    samples: Sample = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name.startswith(MUX_PREFIXES):
-                key = (s.name, frozenset(s.labels.items()))
-                samples[key] = samples.get(key, 0.0) + s.value
-    return samples
-
-
-def total(samples: Sample, name: str, **labels: str) -> float:
-    want = set(labels.items())
-    return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
 
 
 def test_tenants_load_evict_and_reload_correctly(
     cluster: LiveCluster, client: httpx.Client
 ) -> None:
     x = flowers()[::10]
-    before = scrape(cluster)
+    before = scrape(cluster, MUX_PREFIXES)
     # Two fit in a replica (max_models_per_replica: 2), so each round evicts one.
     order = ["tenant-0", "tenant-1", "tenant-2", "tenant-0", "tenant-3", "tenant-1"]
     for model in order:
@@ -218,12 +201,12 @@ def test_tenants_load_evict_and_reload_correctly(
     }
     assert len(set(firsts.values())) == 3, firsts
 
-    def delta(samples: Sample, name: str, **labels: str) -> float:
+    def delta(samples: Samples, name: str, **labels: str) -> float:
         return total(samples, name, **labels) - total(before, name, **labels)
 
     deadline = time.monotonic() + 60
     while True:
-        after = scrape(cluster)
+        after = scrape(cluster, MUX_PREFIXES)
         loads = {m: delta(after, "ray_multiplexed_model_loads_total", model=m) for m in TENANTS}
         unloads = delta(after, "ray_multiplexed_model_unloads_total")
         if (loads["tenant-0"] >= 2 and unloads >= 4) or time.monotonic() > deadline:
@@ -268,37 +251,27 @@ def test_deadline_cancels_with_504(client: httpx.Client) -> None:
 def test_requests_and_batches_are_metered_by_model(
     cluster: LiveCluster, client: httpx.Client
 ) -> None:
-    def series() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-        text = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
-        found: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
-        for family in text_string_to_metric_families(text):
-            for s in family.samples:
-                if s.name.startswith("ray_embedding_"):
-                    key = (s.name, frozenset(s.labels.items()))
-                    found[key] = found.get(key, 0.0) + s.value
-        return found
-
-    before = series()
+    before = scrape(cluster, "ray_embedding_")
     for _ in range(3):
         assert predict(client, IRIS, [ROW]).status_code == 200
     assert predict(client, "no-such-model", [ROW]).status_code == 404
-    want = {("model", IRIS), ("application", "embeddings")}
+    want = {"model": IRIS, "application": "embeddings"}
 
-    def count(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str) -> float:
-        return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
+    def delta(samples: Samples, name: str) -> float:
+        return total(samples, name, **want) - total(before, name, **want)
 
-    deadline = time.monotonic() + 60
-    while True:
-        after = series()
-        ok = count(after, "ray_embedding_requests_total") - count(
-            before, "ray_embedding_requests_total"
-        )
-        rows = count(after, "ray_embedding_items_total") - count(
-            before, "ray_embedding_items_total"
-        )
-        if (ok >= 3 and rows >= 3) or time.monotonic() > deadline:
-            break
-        time.sleep(2)
+    after = wait_until(
+        lambda: scrape(cluster, "ray_embedding_"),
+        lambda s: (
+            delta(s, "ray_embedding_requests_total") >= 3
+            and delta(s, "ray_embedding_items_total") >= 3
+        ),
+        timeout=60,
+    )
+    ok, rows = (
+        delta(after, "ray_embedding_requests_total"),
+        delta(after, "ray_embedding_items_total"),
+    )
     assert ok >= 3 and rows >= 3, (ok, rows)
     # A model id a client made up never becomes a label value.
     assert not any(("model", "no-such-model") in lbls for _, lbls in after)

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from deployments import api_keys
-from tests.integration.test_metrics import Sample, scrape, total, wait_for
+from tests.integration.test_metrics import read, wait_for
 from tests.live_cluster import MODEL, TRICKLE_BURST, TRICKLE_RATE, LiveCluster
+from tests.scrape import Samples, total
 
 EMBED = {"input": "secure by default", "model": MODEL}
 
@@ -129,12 +130,12 @@ def test_rejections_are_counted_by_the_outermost_metrics(
     cluster: LiveCluster, anonymous: httpx.Client
 ) -> None:
     app = {"application": "embeddings"}
-    before = scrape(cluster)
+    before = read(cluster)
     assert anonymous.post("/v1/embeddings", json=EMBED).status_code == 401
     narrow = cluster.auth_headers("other-model")
     assert anonymous.post("/v1/embeddings", json=EMBED, headers=narrow).status_code == 403
 
-    def delta(samples: Sample, status: str) -> float:
+    def delta(samples: Samples, status: str) -> float:
         name = "ray_embedding_requests_total"
         return total(samples, name, status=status, **app) - total(
             before, name, status=status, **app

@@ -247,10 +247,11 @@ def test_report_summary_states_the_goals_figures() -> None:
     figures = report.summarize_section(section)
     assert figures["tuned / naive (peak items/s)"] == pytest.approx(4.0)
     assert figures["tuned / raw ceiling (peak)"] == pytest.approx(0.5)
-    assert figures["tuned c=1 p50 over the bare model call (ms)"] == pytest.approx(2.5)
-    assert figures["naive c=1 p50 over the bare model call (ms)"] == pytest.approx(32.0)
+    assert figures["tuned / naive (items/s at c=16)"] == pytest.approx(4.0)
+    assert figures["tuned c=1 p50 over the bare model call (2 thr) (ms)"] == pytest.approx(2.5)
+    assert figures["naive c=1 p50 over the bare model call (2 thr) (ms)"] == pytest.approx(32.0)
     text = report.render({"command": "x", "sections": [section]})
-    assert "| small | tuned c=1 p50 over the bare model call (ms) | +2.5 ms |" in text
+    assert "| small | tuned c=1 p50 over the bare model call (2 thr) (ms) | +2.5 ms |" in text
     assert "| small | tuned / naive (peak items/s) | 4.00x |" in text
 
 
