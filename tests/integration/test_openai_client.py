@@ -109,7 +109,9 @@ def test_error_mid_stream_raises(oai: openai.OpenAI) -> None:
         max_tokens=1000,
         temperature=0,
         stream=True,
-        extra_headers={"X-Request-Timeout-Ms": "1500"},
+        # Well inside the ~1 s that 1000 tokens of the tiny model take on an idle box
+        # (1500 ms let the stream finish first), well past its first token (~tens of ms).
+        extra_headers={"X-Request-Timeout-Ms": "400"},
     )
     received = 0
     with pytest.raises(openai.APIError, match="deadline"):
