@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,6 +22,7 @@ from deployments.contracts import EmbedResult, ModelContract, ModelInfo, TensorS
 from deployments.encoder import Encoded, SentenceEncoder
 from deployments.errors import InvalidInputError, ModelUnavailableError
 from deployments.metrics import ModelMetrics
+from deployments.torch_threads import set_torch_threads
 
 logger = logging.getLogger("ray.serve")
 
@@ -60,10 +60,7 @@ class _ChunkResult:
 )
 class EmbeddingModel:
     def __init__(self, args: EmbeddingModelArgs) -> None:
-        if args.torch_threads:
-            torch.set_num_threads(args.torch_threads)
-        elif os.environ.get("OMP_NUM_THREADS"):
-            torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        set_torch_threads(args.torch_threads)
         self._args = args
         self._encoder = SentenceEncoder.load(
             args.source,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,20 +29,16 @@ from deployments.encoder import pick_device, pick_dtype
 from deployments.errors import InputTooLongError, InvalidInputError, ModelUnavailableError
 from deployments.generation_contract import FinishReason, GenerateRequest, GenerationChunk
 from deployments.generation_metrics import GenerationMetrics
+from deployments.model_manifest import resolve
 from deployments.stop_sequences import StopMatcher
+from deployments.torch_threads import set_torch_threads
 
 logger = logging.getLogger("ray.serve")
 
-# Relative sources are resolved against $RSIC_MODEL_REPOSITORY, else the project root
-# (where `make models` writes model_repository/), not against a worker's working directory.
-REPOSITORY_ENV = "RSIC_MODEL_REPOSITORY"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
 
 def resolve_source(source: str) -> Path:
-    path = Path(source).expanduser()
-    if not path.is_absolute():
-        path = Path(os.environ.get(REPOSITORY_ENV) or PROJECT_ROOT) / path
+    # Relative to the model repository, as predictors are (not to a worker's cwd).
+    path = resolve(source)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"no model config.json under {path} (build the demo model with `make models`)"
@@ -144,10 +139,7 @@ class TextGeneratorModel:
 )
 class TextGenerator:
     def __init__(self, args: GeneratorArgs) -> None:
-        if args.torch_threads:
-            torch.set_num_threads(args.torch_threads)
-        elif os.environ.get("OMP_NUM_THREADS"):
-            torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        set_torch_threads(args.torch_threads)
         self._args = args
         self._lm = TextGeneratorModel(args)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from deployments.metrics import ModelMetrics
 from deployments.model_manifest import ModelSpec
 from deployments.multiplex_metrics import MultiplexMetrics
 from deployments.torch_artifact import LoadedModel
+from deployments.torch_threads import set_torch_threads
 
 logger = logging.getLogger("ray.serve")
 
@@ -53,11 +53,6 @@ def _rows_in(chunks: list[_Chunk]) -> int:
     return sum(chunk.rows for chunk in chunks)
 
 
-def _set_threads() -> None:
-    if os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-
-
 def _device(spec: ModelSpec) -> str:
     if spec.manifest.resources.num_gpus > 0:
         if not torch.cuda.is_available():
@@ -75,7 +70,7 @@ class _BatchedPredictor:
     _label: str
 
     def _setup(self, label: str, batch: BatchConfig) -> None:
-        _set_threads()
+        set_torch_threads()
         self._label = label
         # One thread runs the model so the event loop keeps accepting (and batching)
         # requests while a forward pass is in flight.
