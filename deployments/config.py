@@ -21,10 +21,14 @@ class BatchConfig(BaseModel):
         32, ge=1, le=4096, description="Most inputs (items, not requests) run in one forward pass."
     )
     batch_wait_timeout_s: float = Field(
-        0.005,
+        0.0,
         ge=0.0,
         le=10.0,
-        description="How long the first queued item waits for others before a partial batch runs.",
+        description=(
+            "How long the first queued item waits for others before a partial batch runs. "
+            "0 still batches under load: what arrives during a forward pass runs together "
+            "in the next one (deployments/batch_gate.py)."
+        ),
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from ray import serve
 
+from deployments.batch_gate import BatchGate
 from deployments.config import BatchConfig, EmbeddingModelArgs
 from deployments.contracts import EmbedResult, ModelContract, ModelInfo, TensorSpec
 from deployments.encoder import Encoded, SentenceEncoder
@@ -74,6 +75,7 @@ class EmbeddingModel:
         # requests while a forward pass is in flight.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
         self._batch = _DEFAULT_BATCH
+        self._gate = BatchGate()
         self._failure: str | None = None
         self._metrics = ModelMetrics(args.name)
         logger.info(
@@ -130,6 +132,7 @@ class EmbeddingModel:
         now = time.perf_counter()
         chunks = [_Chunk(texts[i : i + size], now) for i in range(0, len(texts), size)]
         try:
+            await self._gate.wait()
             results: list[_ChunkResult | Exception] = await asyncio.gather(
                 *map(self._run_batch, chunks)
             )
@@ -156,6 +159,10 @@ class EmbeddingModel:
         batch_size_fn=_items_in,
     )
     async def _run_batch(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
+        with self._gate.batch():
+            return await self._run_gated(chunks)
+
+    async def _run_gated(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
         for chunk in chunks:
             chunk.started = True
         flat = [text for chunk in chunks for text in chunk.texts]

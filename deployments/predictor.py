@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from ray import serve
 
+from deployments.batch_gate import BatchGate
 from deployments.config import BatchConfig
 from deployments.contracts import ModelInfo, PredictResult
 from deployments.errors import InvalidInputError, ModelNotFoundError, ModelUnavailableError
@@ -65,6 +66,7 @@ class _BatchedPredictor:
     """Row batching shared by both deployments; a subclass sets the fields below."""
 
     _executor: ThreadPoolExecutor
+    _gate: BatchGate
     _batch: BatchConfig
     _failure: str | None
     _label: str
@@ -75,6 +77,7 @@ class _BatchedPredictor:
         # One thread runs the model so the event loop keeps accepting (and batching)
         # requests while a forward pass is in flight.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
+        self._gate = BatchGate()
         self._failure = None
         self._apply_batching(batch)
 
@@ -120,6 +123,7 @@ class _BatchedPredictor:
             for i in range(0, n, size)
         ]
         try:
+            await self._gate.wait()
             results: list[tuple[list[np.ndarray], int]] = await asyncio.gather(
                 *map(self._run_batch, chunks)
             )
@@ -139,6 +143,10 @@ class _BatchedPredictor:
         batch_size_fn=_rows_in,
     )
     async def _run_batch(self, chunks: list[_Chunk]) -> list[tuple[list[np.ndarray], int]]:
+        with self._gate.batch():
+            return await self._run_gated(chunks)
+
+    async def _run_gated(self, chunks: list[_Chunk]) -> list[tuple[list[np.ndarray], int]]:
         for chunk in chunks:
             chunk.started = True
         # Serve splits batches by multiplexed model id; grouping by model keeps that true

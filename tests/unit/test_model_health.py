@@ -45,6 +45,7 @@ def test_bad_input_does_not_make_the_replica_unhealthy() -> None:
     model.check_health()
 
 
+@pytest.mark.usefixtures("replica_context")
 def test_reconfigure_applies_batch_knobs() -> None:
     model = replica()
     model.reconfigure({"max_batch_size": 7, "batch_wait_timeout_s": 0.02})
