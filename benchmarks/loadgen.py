@@ -52,11 +52,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.workload import summarize, synthetic_texts
+from benchmarks.workload import parse_server_timing, stage_breakdown, summarize, synthetic_texts
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PATH = "/v1/embeddings"
+# Server-Timing samples kept per client process (the stage medians need no more).
+MAX_STAGE_SAMPLES = 20_000
 # Distinct payloads cycled through, so no cache anywhere sees one repeated body.
 PAYLOAD_VARIANTS = 64
 
@@ -110,6 +112,8 @@ class Shard:
     rate: float = 0.0
     requests: int | None = None
     latencies: list[float] = field(default_factory=list)
+    # Server-Timing stages (ms) of some successful requests, with their client latency.
+    stages: list[dict[str, float]] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     first_start: float = math.inf
     last_end: float = 0.0
@@ -132,31 +136,38 @@ class _Recorder:
         self.progress = progress
         self.statuses: Counter[str] = Counter()
 
-    def record(self, started: float, ended: float, status: str) -> None:
+    def record(self, started: float, ended: float, status: str, timing: str | None = None) -> None:
         # Requests begun during warm-up are not counted: they see cold caches/replicas.
         if started < self.measure_from:
             return
         self.statuses[status] += 1
         if status.startswith("2"):
             self.shard.latencies.append(ended - started)
+            if timing and len(self.shard.stages) < MAX_STAGE_SAMPLES:
+                stages = parse_server_timing(timing)
+                stages["client"] = (ended - started) * 1000.0
+                self.shard.stages.append(stages)
         self.shard.first_start = min(self.shard.first_start, started)
         self.shard.last_end = max(self.shard.last_end, ended)
         with self.progress.get_lock():
             self.progress.value += 1
 
 
-async def _send(session: Any, url: str, body: bytes, headers: dict[str, str]) -> str:
+async def _send(
+    session: Any, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[str, str | None]:
+    """(status, Server-Timing header)."""
     import aiohttp
 
     try:
         async with session.post(url, data=body, headers=headers) as resp:
             # Read the whole body: the response is not done until its last byte arrives.
             await resp.read()
-            return str(resp.status)
+            return str(resp.status), resp.headers.get("server-timing")
     except TimeoutError:
-        return "timeout"
+        return "timeout", None
     except aiohttp.ClientError as e:
-        return f"conn_error:{type(e).__name__}"
+        return f"conn_error:{type(e).__name__}", None
 
 
 async def _run_shard(work: Workload, step: Step, shard: Shard, progress: Any) -> None:
@@ -182,8 +193,8 @@ async def _run_shard(work: Workload, step: Step, shard: Shard, progress: Any) ->
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def one(scheduled: float) -> None:
-            status = await _send(session, url, next_body(), headers)
-            rec.record(scheduled, time.monotonic(), status)
+            status, timing = await _send(session, url, next_body(), headers)
+            rec.record(scheduled, time.monotonic(), status, timing)
 
         if step.mode == "closed":
 
@@ -285,6 +296,7 @@ def run_step(work: Workload, step: Step, processes: int, show_progress: bool = T
     summary = summarize(latencies, statuses, elapsed, work.texts_per_request)
     cpu = sum(r["cpu_s"] for r in results)
     summary |= {
+        "stages_ms": stage_breakdown(x for r in results for x in r["stages"]),
         "mode": step.mode,
         "concurrency": step.concurrency,
         "rate": step.rate,

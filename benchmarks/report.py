@@ -197,7 +197,42 @@ def render(plan: dict[str, Any]) -> str:
         if baseline in runs:
             lines += [f"### Ratios (items/s; baseline: {baseline})", ""]
             lines += _ratio_table(runs, baseline, ceiling)
+        for label, run in runs.items():
+            lines += _stage_table(label, run)
     return "\n".join(lines)
+
+
+_STAGE_ROWS = {
+    "client": "**client latency**",
+    "http": "client, HTTP, HAProxy, Serve's ASGI wrapper",
+    "ingress": "ingress app: auth, validation, rendering",
+    "hop": "Ray handle hop: router, gRPC both ways, replica wrapper",
+    "replica": "model replica's own code (batching, results)",
+    "queue": "waiting for a batch",
+    "forward": "forward pass, tokenization included",
+}
+
+
+def _stage_table(label: str, run: dict[str, Any]) -> list[str]:
+    """Median ms per stage at each step, from the Server-Timing header of every answer."""
+    steps = [s for s in run["steps"] if s.get("stages_ms")]
+    if not steps:
+        return []
+    head = " | ".join(f"c={s['concurrency']}" for s in steps)
+    lines = [
+        f"### Where a request's time goes: {label} (p50 ms per stage)",
+        "",
+        "Each answer's `Server-Timing` header (deployments/server_timing.py) stamps the "
+        "ingress, the model call and the model replica's queue and forward pass; a stage is "
+        "the median over requests of the part of its span the next one does not cover.",
+        "",
+        f"| stage | {head} |",
+        "| --- |" + " ---: |" * len(steps),
+    ]
+    for key, name in _STAGE_ROWS.items():
+        cells = " | ".join(f"{s['stages_ms'][key]:.2f}" for s in steps)
+        lines.append(f"| {name} | {cells} |")
+    return [*lines, ""]
 
 
 def _cpu_table(reports: dict[str, dict[str, Any]]) -> list[str]:

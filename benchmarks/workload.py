@@ -7,6 +7,7 @@ HTTP numbers are measured over the same inputs (same token counts, same padding)
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -71,3 +72,44 @@ def summarize(
         "items_per_s": rate * items_per_request,
         **percentiles_ms(latencies_s),
     }
+
+
+# Server-Timing stages the app sends (deployments/server_timing.py), in milliseconds.
+_TIMING = re.compile(r"([A-Za-z_]+);dur=([0-9.]+)")
+# Each request's latency, cut at the stamps the server sends: name -> (outer, inner).
+# The part of `outer` that `inner` does not cover is that stage's own time.
+STAGES = {
+    "http": ("client", "app"),  # client, network, HAProxy, Serve's ASGI wrapper
+    "ingress": ("app", "call"),  # FastAPI: auth, validation, rendering the response
+    "hop": ("call", "replica"),  # Ray handle: router, gRPC both ways, replica wrapper
+    "replica": ("replica", None),  # the model replica's own code, minus queue and forward
+    "queue": ("queue", None),  # waiting for a batch
+    "forward": ("forward", None),  # the forward pass, tokenization included
+}
+
+
+def parse_server_timing(header: str | None) -> dict[str, float]:
+    """``Server-Timing`` as {name: ms}; empty if absent."""
+    return {k: float(v) for k, v in _TIMING.findall(header or "")}
+
+
+def stage_breakdown(samples: Iterable[Mapping[str, float]]) -> dict[str, float] | None:
+    """Median milliseconds per stage over requests that carried every stamp, plus the
+    median client latency of those requests (`client`) and how many they were (`n`)."""
+    needed = {"client", "app", "call", "replica", "queue", "forward"}
+    rows = [r for r in samples if needed <= r.keys()]
+    if not rows:
+        return None
+    cols: dict[str, list[float]] = {name: [] for name in STAGES}
+    for r in rows:
+        for name, (outer, inner) in STAGES.items():
+            if name == "replica":
+                cols[name].append(r["replica"] - r["queue"] - r["forward"])
+            elif inner is None:
+                cols[name].append(r[outer])
+            else:
+                cols[name].append(r[outer] - r[inner])
+    out = {name: float(np.median(v)) for name, v in cols.items()}
+    out["client"] = float(np.median([r["client"] for r in rows]))
+    out["n"] = float(len(rows))
+    return out

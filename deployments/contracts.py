@@ -69,6 +69,11 @@ class EmbedResult(BaseModel):
     vectors: np.ndarray = Field(description="float32 [n, dimensions], unit rows.")
     token_counts: list[int] = Field(description="Tokens the model used per input.")
     batch_size: int = Field(description="Largest batch (in items) any of these inputs ran in.")
+    queue_s: float = Field(0.0, description="Longest wait of these inputs for their batch.")
+    forward_s: float = Field(
+        0.0, description="Longest forward pass (tokenization included) these inputs ran in."
+    )
+    replica_s: float = Field(0.0, description="Time from the call's arrival to its answer.")
 
 
 class PredictResult(BaseModel):

@@ -46,12 +46,21 @@ def _items_in(chunks: list[_Chunk]) -> int:
 
 
 class _ChunkResult:
-    __slots__ = ("batch_size", "token_counts", "vectors")
+    __slots__ = ("batch_size", "forward_s", "queue_s", "token_counts", "vectors")
 
-    def __init__(self, vectors: np.ndarray, token_counts: list[int], batch_size: int) -> None:
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        token_counts: list[int],
+        batch_size: int,
+        queue_s: float = 0.0,
+        forward_s: float = 0.0,
+    ) -> None:
         self.vectors = vectors
         self.token_counts = token_counts
         self.batch_size = batch_size
+        self.queue_s = queue_s
+        self.forward_s = forward_s
 
 
 @serve.deployment(
@@ -151,6 +160,9 @@ class EmbeddingModel:
             vectors=np.concatenate([r.vectors for r in done]),
             token_counts=[n for r in done for n in r.token_counts],
             batch_size=max(r.batch_size for r in done),
+            queue_s=max(r.queue_s for r in done),
+            forward_s=max(r.forward_s for r in done),
+            replica_s=time.perf_counter() - now,
         )
 
     @serve.batch(
@@ -172,19 +184,27 @@ class EmbeddingModel:
         except InvalidInputError:
             # One request's bad input must not fail the others batched with it.
             return [await self._run_alone(chunk.texts) for chunk in chunks]
+        seconds = time.perf_counter() - started
+        waits = [started - chunk.arrived for chunk in chunks]
         self._metrics.record_batch(
             size=len(flat),
             max_batch_size=self._batch.max_batch_size,
-            seconds=time.perf_counter() - started,
+            seconds=seconds,
             token_counts=encoded.token_counts,
-            waits=[started - chunk.arrived for chunk in chunks],
+            waits=waits,
         )
         out: list[_ChunkResult | Exception] = []
         start = 0
-        for chunk in chunks:
+        for chunk, waited in zip(chunks, waits, strict=True):
             end = start + len(chunk.texts)
             out.append(
-                _ChunkResult(encoded.vectors[start:end], encoded.token_counts[start:end], len(flat))
+                _ChunkResult(
+                    encoded.vectors[start:end],
+                    encoded.token_counts[start:end],
+                    len(flat),
+                    queue_s=waited,
+                    forward_s=seconds,
+                )
             )
             start = end
         return out

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.metrics import UNKNOWN_MODEL, ingress_metrics
 from deployments.route_path import route_path
+from deployments.server_timing import mark_received
 
 # Routes whose requests carry a `model`; probes and docs are not worth a series each.
 METERED_PATHS = frozenset({"/v1/embeddings"})
@@ -38,6 +39,7 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         status = 500
+        mark_received(scope.setdefault("state", {}))
 
         async def send_and_watch(message: Message) -> None:
             nonlocal status

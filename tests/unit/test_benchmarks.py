@@ -18,7 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from benchmarks import loadgen, raw_model
-from benchmarks.workload import percentiles_ms, summarize, synthetic_texts
+from benchmarks.workload import percentiles_ms, stage_breakdown, summarize, synthetic_texts
+from deployments.server_timing import header
 
 
 def test_percentiles_on_known_samples() -> None:
@@ -94,7 +95,12 @@ async def _embeddings(request: Request) -> JSONResponse:
     data = [
         {"object": "embedding", "index": i, "embedding": [0.0]} for i in range(len(body["input"]))
     ]
-    return JSONResponse({"object": "list", "data": data, "model": body["model"]})
+    headers = {}
+    if body["model"] == "timed":  # what the app's stamps look like (deployments/server_timing.py)
+        headers["server-timing"] = header(
+            app=0.003, call=0.0025, replica=0.0022, queue=0.0002, forward=0.0015
+        )
+    return JSONResponse({"object": "list", "data": data, "model": body["model"]}, headers=headers)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +142,42 @@ def test_closed_loop_counts_real_requests(echo_url: str, tmp_path: Path) -> None
     assert all(len(t.split()) == 5 for t in SEEN[0]["input"])
     saved = json.loads(out.read_text())
     assert saved["steps"][0]["ok"] == 11 and "k1" not in out.read_text()
+
+
+def test_server_timing_splits_each_request_into_stages(echo_url: str) -> None:
+    report = loadgen.main(
+        [
+            *("--url", echo_url, "--concurrency", "2", "--requests", "20", "--warmup", "0"),
+            *("--model", "timed", "--no-progress"),
+        ]
+    )
+    stages = report["steps"][0]["stages_ms"]
+    assert stages["n"] == 20
+    assert stages["ingress"] == pytest.approx(0.5)
+    assert stages["hop"] == pytest.approx(0.3)
+    assert stages["replica"] == pytest.approx(0.5)
+    assert (stages["queue"], stages["forward"]) == pytest.approx((0.2, 1.5))
+    assert stages["http"] == pytest.approx(stages["client"] - 3.0)
+    from benchmarks import report as report_md
+
+    table = "\n".join(report_md._stage_table("tuned", report))
+    assert "| Ray handle hop: router, gRPC both ways, replica wrapper | 0.30 |" in table
+
+
+def test_stage_breakdown_skips_answers_without_every_stamp() -> None:
+    full = {"client": 9.0, "app": 5.0, "call": 4.0, "replica": 3.0, "queue": 1.0, "forward": 1.5}
+    assert stage_breakdown([{"client": 2.0}]) is None
+    stages = stage_breakdown([full, {"client": 1.0, "app": 0.5}])
+    assert stages == {
+        "http": 4.0,
+        "ingress": 1.0,
+        "hop": 1.0,
+        "replica": 0.5,
+        "queue": 1.0,
+        "forward": 1.5,
+        "client": 9.0,
+        "n": 1.0,
+    }
 
 
 def test_status_accounting_of_errors(echo_url: str) -> None:

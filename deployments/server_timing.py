@@ -1,0 +1,43 @@
+"""The ``Server-Timing`` response header (W3C): where a request's time went, per stage.
+
+Browsers' devtools show it, and ``benchmarks/loadgen.py`` reads it to split each request's
+latency into HTTP, ingress, the model call's hop and the model's own queue and forward pass.
+Durations only, in milliseconds; nothing about the input or the model's weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+HEADER = "server-timing"
+_RECEIVED = "received_at"
+
+# What each stage covers, in the order a request meets them (sent as `desc`).
+STAGES = {
+    "app": "ingress: request in to response out",
+    "call": "model call as the ingress awaited it",
+    "replica": "inside the model replica",
+    "queue": "waiting for a batch",
+    "forward": "forward pass (tokenization included)",
+}
+
+
+def mark_received(state: MutableMapping[str, Any]) -> None:
+    """Stamp the request's arrival at the app (in the outermost of our middlewares)."""
+    state[_RECEIVED] = time.perf_counter()
+
+
+def since_received(state: MutableMapping[str, Any]) -> float | None:
+    received = state.get(_RECEIVED)
+    return None if received is None else time.perf_counter() - received
+
+
+def header(**seconds: float | None) -> str:
+    """``Server-Timing`` for the stages given (seconds; None leaves a stage out)."""
+    return ", ".join(
+        f'{name};dur={1000 * s:.2f};desc="{STAGES[name]}"'
+        for name, s in seconds.items()
+        if s is not None
+    )
