@@ -61,7 +61,17 @@ class ModelInfo(BaseModel):
     batching: BatchConfig
 
 
-class EmbedResult(BaseModel):
+class StageTimes(BaseModel):
+    """Where a model call's time went inside the replica (the ingress's Server-Timing)."""
+
+    queue_s: float = Field(0.0, description="Longest wait of these inputs for their batch.")
+    forward_s: float = Field(
+        0.0, description="Longest forward pass (preprocessing included) these inputs ran in."
+    )
+    replica_s: float = Field(0.0, description="Time from the call's arrival to its answer.")
+
+
+class EmbedResult(StageTimes):
     """The model's answer to one ``embed`` call."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -69,14 +79,9 @@ class EmbedResult(BaseModel):
     vectors: np.ndarray = Field(description="float32 [n, dimensions], unit rows.")
     token_counts: list[int] = Field(description="Tokens the model used per input.")
     batch_size: int = Field(description="Largest batch (in items) any of these inputs ran in.")
-    queue_s: float = Field(0.0, description="Longest wait of these inputs for their batch.")
-    forward_s: float = Field(
-        0.0, description="Longest forward pass (tokenization included) these inputs ran in."
-    )
-    replica_s: float = Field(0.0, description="Time from the call's arrival to its answer.")
 
 
-class PredictResult(BaseModel):
+class PredictResult(StageTimes):
     """The model's answer to one ``predict`` call."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -48,6 +48,13 @@ class _Chunk:
         self.rows = len(arrays[0])
         self.arrived = arrived
         self.started = False  # set once a batch takes it; cancelled before that, it never runs
+
+
+class _ChunkResult(NamedTuple):
+    outputs: list[np.ndarray]
+    batch_size: int
+    queue_s: float
+    forward_s: float
 
 
 def _rows_in(chunks: list[_Chunk]) -> int:
@@ -97,7 +104,11 @@ class _BatchedPredictor:
             raise RuntimeError(f"{self._label} is broken: {self._failure}")
 
     async def _predict_with(
-        self, model: LoadedModel, metrics: ModelMetrics, inputs: Sequence[np.ndarray]
+        self,
+        model: LoadedModel,
+        metrics: ModelMetrics,
+        inputs: Sequence[np.ndarray],
+        arrived: float | None = None,
     ) -> PredictResult:
         manifest = model.spec.manifest
         if self._failure is not None:
@@ -118,35 +129,40 @@ class _BatchedPredictor:
         size = self._batch.max_batch_size
         n = rows.pop()
         now = time.perf_counter()
+        arrived = now if arrived is None else arrived
         chunks = [
             _Chunk(model, metrics, [a[i : i + size] for a in arrays], now)
             for i in range(0, n, size)
         ]
         try:
             await self._gate.wait()
-            results: list[tuple[list[np.ndarray], int]] = await asyncio.gather(
-                *map(self._run_batch, chunks)
-            )
+            results: list[_ChunkResult] = await asyncio.gather(*map(self._run_batch, chunks))
         except asyncio.CancelledError:
             skipped = sum(c.rows for c in chunks if not c.started)
             metrics.record_cancelled(skipped)
             raise
         outputs = {
-            o.name: np.concatenate([r[0][i] for r in results])
+            o.name: np.concatenate([r.outputs[i] for r in results])
             for i, o in enumerate(manifest.outputs)
         }
-        return PredictResult(outputs=outputs, batch_size=max(r[1] for r in results))
+        return PredictResult(
+            outputs=outputs,
+            batch_size=max(r.batch_size for r in results),
+            queue_s=max(r.queue_s for r in results),
+            forward_s=max(r.forward_s for r in results),
+            replica_s=time.perf_counter() - arrived,
+        )
 
     @serve.batch(
         max_batch_size=_DEFAULT_BATCH.max_batch_size,
         batch_wait_timeout_s=_DEFAULT_BATCH.batch_wait_timeout_s,
         batch_size_fn=_rows_in,
     )
-    async def _run_batch(self, chunks: list[_Chunk]) -> list[tuple[list[np.ndarray], int]]:
+    async def _run_batch(self, chunks: list[_Chunk]) -> list[_ChunkResult]:
         with self._gate.batch():
             return await self._run_gated(chunks)
 
-    async def _run_gated(self, chunks: list[_Chunk]) -> list[tuple[list[np.ndarray], int]]:
+    async def _run_gated(self, chunks: list[_Chunk]) -> list[_ChunkResult]:
         for chunk in chunks:
             chunk.started = True
         # Serve splits batches by multiplexed model id; grouping by model keeps that true
@@ -154,7 +170,7 @@ class _BatchedPredictor:
         by_model: dict[int, list[_Chunk]] = {}
         for chunk in chunks:
             by_model.setdefault(id(chunk.model), []).append(chunk)
-        done: dict[int, tuple[list[np.ndarray], int]] = {}
+        done: dict[int, _ChunkResult] = {}
         for group in by_model.values():
             model = group[0].model
             arrays = [
@@ -163,17 +179,19 @@ class _BatchedPredictor:
             n = len(arrays[0])
             started = time.perf_counter()
             outputs = await self._forward(model, arrays)
+            seconds = time.perf_counter() - started
+            waits = [started - c.arrived for c in group]
             group[0].metrics.record_batch(
                 size=n,
                 max_batch_size=self._batch.max_batch_size,
-                seconds=time.perf_counter() - started,
+                seconds=seconds,
                 token_counts=[],
-                waits=[started - c.arrived for c in group],
+                waits=waits,
             )
             start = 0
-            for chunk in group:
+            for chunk, waited in zip(group, waits, strict=True):
                 end = start + chunk.rows
-                done[id(chunk)] = ([o[start:end] for o in outputs], n)
+                done[id(chunk)] = _ChunkResult([o[start:end] for o in outputs], n, waited, seconds)
                 start = end
         return [done[id(chunk)] for chunk in chunks]
 
@@ -281,5 +299,6 @@ class MultiplexedPredictor(_BatchedPredictor):
         return _info(spec, _device(spec), self._batch)
 
     async def predict(self, inputs: list[np.ndarray]) -> PredictResult:
+        arrived = time.perf_counter()  # a load on a cache miss is part of the replica's time
         tenant: _Tenant = await self._get_model(self._spec_of_request().name)
-        return await self._predict_with(tenant.model, tenant.metrics, inputs)
+        return await self._predict_with(tenant.model, tenant.metrics, inputs, arrived)

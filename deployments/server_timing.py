@@ -8,8 +8,10 @@ Durations only, in milliseconds; nothing about the input or the model's weights.
 from __future__ import annotations
 
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
+
+from deployments.contracts import StageTimes
 
 HEADER = "server-timing"
 _RECEIVED = "received_at"
@@ -20,7 +22,7 @@ STAGES = {
     "call": "model call as the ingress awaited it",
     "replica": "inside the model replica",
     "queue": "waiting for a batch",
-    "forward": "forward pass (tokenization included)",
+    "forward": "forward pass (preprocessing included)",
 }
 
 
@@ -29,15 +31,22 @@ def mark_received(state: MutableMapping[str, Any]) -> None:
     state[_RECEIVED] = time.perf_counter()
 
 
-def since_received(state: MutableMapping[str, Any]) -> float | None:
-    received = state.get(_RECEIVED)
-    return None if received is None else time.perf_counter() - received
-
-
 def header(**seconds: float | None) -> str:
     """``Server-Timing`` for the stages given (seconds; None leaves a stage out)."""
     return ", ".join(
         f'{name};dur={1000 * s:.2f};desc="{STAGES[name]}"'
         for name, s in seconds.items()
         if s is not None
+    )
+
+
+def for_model_call(scope_state: Mapping[str, Any], call_s: float, result: StageTimes) -> str:
+    """The header of a request answered by one model call that took ``call_s``."""
+    received = scope_state.get(_RECEIVED)
+    return header(
+        app=None if received is None else time.perf_counter() - received,
+        call=call_s,
+        replica=result.replica_s,
+        queue=result.queue_s,
+        forward=result.forward_s,
     )

@@ -74,13 +74,7 @@ async def create_embeddings(
     result = await state.embed(body.model, texts, deadline.remaining_s())
     call_s = time.perf_counter() - sent
     content = _render(body, result)
-    timing = server_timing.header(
-        app=server_timing.since_received(request.scope.get("state") or {}),
-        call=call_s,
-        replica=result.replica_s,
-        queue=result.queue_s,
-        forward=result.forward_s,
-    )
+    timing = server_timing.for_model_call(request.scope.get("state") or {}, call_s, result)
     return Response(
         content,
         media_type="application/json",

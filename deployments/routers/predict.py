@@ -5,6 +5,7 @@ No ``from __future__ import annotations`` here: FastAPI must see the generated c
 themselves in the handlers' signatures, not names it cannot resolve.
 """
 
+import time
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from deployments import server_timing
 from deployments.access import Caller
 from deployments.contracts import PredictResult
 from deployments.deadline import RequestDeadline
@@ -70,11 +72,15 @@ def predict_router(spec: ModelSpec, max_rows: int) -> APIRouter:
         state.handle(name, "predictor")
         note_model(request.scope.setdefault("state", {}), name)
         inputs = _arrays(body.inputs, spec)  # type: ignore[attr-defined]
+        sent = time.perf_counter()
         result = await state.predict(name, inputs, deadline.remaining_s())
+        call_s = time.perf_counter() - sent
+        content = _render(spec, result)
+        timing = server_timing.for_model_call(request.scope.get("state") or {}, call_s, result)
         return Response(
-            _render(spec, result),
+            content,
             media_type="application/json",
-            headers={BATCH_SIZE_HEADER: str(result.batch_size)},
+            headers={BATCH_SIZE_HEADER: str(result.batch_size), server_timing.HEADER: timing},
         )
 
     router.add_api_route(

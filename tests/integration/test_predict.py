@@ -20,6 +20,7 @@ from deployments.model_manifest import load_model_dir
 from deployments.torch_artifact import LoadedModel
 from tests.live_cluster import MODEL, ROOT, LiveCluster
 from tests.scrape import Samples, scrape, total, wait_until
+from tests.timing import assert_consistent_server_timing
 
 IRIS = "iris-classifier"
 TENANTS = [f"tenant-{n}" for n in range(4)]
@@ -57,6 +58,13 @@ def test_predictions_match_the_model_run_in_process(client: httpx.Client) -> Non
     assert body["labels"]["probabilities"] == [CLASSES[i] for i in ref.argmax(1)]
     # The example model is a real classifier, not noise.
     assert (ref.argmax(1) == load_iris().target).mean() > 0.95
+
+
+@pytest.mark.parametrize("model", [IRIS, TENANTS[0]])
+def test_server_timing_accounts_for_the_request(client: httpx.Client, model: str) -> None:
+    r = predict(client, model, flowers()[:3].tolist())
+    assert r.status_code == 200, r.text
+    assert_consistent_server_timing(r.headers)
 
 
 def test_torch_export_artifact_predicts_like_torchscript() -> None:

@@ -1,0 +1,18 @@
+"""Checks on the Server-Timing header the app sends with every model answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from benchmarks.workload import parse_server_timing
+
+
+def assert_consistent_server_timing(headers: Mapping[str, str]) -> dict[str, float]:
+    stages = parse_server_timing(headers["server-timing"])
+    assert set(stages) == {"app", "call", "replica", "queue", "forward"}, stages
+    # Each span holds the next: the ingress awaits the call, the call holds the replica's
+    # work, which holds the batch wait and the forward pass (0.02: rounding to 0.01 ms).
+    assert stages["app"] + 0.02 >= stages["call"] >= stages["replica"] - 0.02, stages
+    assert stages["replica"] + 0.02 >= stages["queue"] + stages["forward"], stages
+    assert stages["forward"] > 0, stages
+    return stages
