@@ -240,8 +240,38 @@ def _shard_main(work: Workload, step: Step, shard: Shard, progress: Any, out: An
 # ----------------------------------------------------------------------- orchestration
 
 
-def run_step(work: Workload, step: Step, processes: int, show_progress: bool = True) -> dict:
-    """Run one step across `processes` client processes; merge their raw samples."""
+def healthy_replicas(metrics_url: str, deployment: str) -> int | None:
+    """Replicas of ``deployment`` that Ray's Prometheus endpoint reports healthy now (None
+    when it cannot be read): tells which steps of a sweep ran on an autoscaled count."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    replicas = {
+        s.labels.get("replica")
+        for family in text_string_to_metric_families(text)
+        if family.name == "ray_serve_deployment_replica_healthy"
+        for s in family.samples
+        if s.labels.get("deployment") == deployment and s.value == 1
+    }
+    return len(replicas)
+
+
+def run_step(
+    work: Workload,
+    step: Step,
+    processes: int,
+    show_progress: bool = True,
+    watch: tuple[str, str] | None = None,
+) -> dict:
+    """Run one step across `processes` client processes; merge their raw samples.
+    ``watch`` = (Ray metrics URL, deployment): its replica count at the start and the end
+    of the measured window goes into the summary."""
     if step.mode == "closed":
         workers = split(step.concurrency, processes)
         shards = [Shard(i, workers=w) for i, w in enumerate(workers) if w > 0]
@@ -264,8 +294,11 @@ def run_step(work: Workload, step: Step, processes: int, show_progress: bool = T
     results: list[dict] = []
     label = f"c={step.concurrency}" if step.mode == "closed" else f"rate={step.rate:g}/s"
     bar = _progress_bar(step, label, show_progress)
+    replicas: list[int | None] = []
     try:
         while len(results) < len(procs):
+            if watch and not replicas and time.monotonic() - wall0 >= step.warmup_s:
+                replicas.append(healthy_replicas(*watch))
             try:
                 results.append(out.get(timeout=0.2))
             except Exception:  # queue.Empty: poll the processes and the progress counter
@@ -284,6 +317,8 @@ def run_step(work: Workload, step: Step, processes: int, show_progress: bool = T
         for p in procs:
             p.join(timeout=5)
     wall = time.monotonic() - wall0
+    if watch:
+        replicas = [*replicas[:1], healthy_replicas(*watch)]
     latencies = [x for r in results for x in r["latencies"]]
     statuses: Counter[str] = Counter()
     for r in results:
@@ -296,6 +331,7 @@ def run_step(work: Workload, step: Step, processes: int, show_progress: bool = T
     summary = summarize(latencies, statuses, elapsed, work.texts_per_request)
     cpu = sum(r["cpu_s"] for r in results)
     summary |= {
+        "replicas": replicas if watch else None,
         "stages_ms": stage_breakdown(x for r in results for x in r["stages"]),
         "mode": step.mode,
         "concurrency": step.concurrency,
@@ -447,8 +483,19 @@ def _redacted_command(argv: list[str]) -> str:
     return " ".join(out)
 
 
+def _replicas(counts: list[int | None] | None) -> str:
+    """`2`, or `1→2` when autoscaling changed the count during the step."""
+    if not counts or None in counts:
+        return "?"
+    first, last = counts[0], counts[-1]
+    return str(first) if first == last else f"{first}→{last}"
+
+
 def format_table(steps: list[dict]) -> str:
     head = ["step", "req/s", "items/s", "p50 ms", "p90 ms", "p99 ms", "ok", "errors", "client cpu"]
+    watched = any(s.get("replicas") for s in steps)
+    if watched:
+        head.append("replicas")
     rows = []
     for s in steps:
         step = f"c={s['concurrency']}" if s["mode"] == "closed" else f"{s['rate']:g}/s"
@@ -463,6 +510,7 @@ def format_table(steps: list[dict]) -> str:
                 str(s["ok"]),
                 errors,
                 cpu,
+                *([_replicas(s.get("replicas"))] if watched else []),
             ]
         )
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
@@ -557,6 +605,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write results here")
     p.add_argument("--plot", type=Path, help="write throughput/p99 vs load PNG here")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--metrics-url",
+        help="Ray's Prometheus endpoint (http://HOST:8080/metrics): report the model "
+        "deployment's healthy replicas at the start and end of each step",
+    )
+    p.add_argument("--deployment", help="the deployment --metrics-url watches (default: --model)")
     return p
 
 
@@ -619,7 +673,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.engine == "wrk":
             results.append(run_wrk_step(work, step, args.processes))
         else:
-            results.append(run_step(work, step, args.processes, not args.no_progress))
+            watch = (args.metrics_url, args.deployment or args.model) if args.metrics_url else None
+            results.append(run_step(work, step, args.processes, not args.no_progress, watch))
         print(format_table(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     print(format_table(results))
     report = {

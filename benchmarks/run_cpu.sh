@@ -149,7 +149,7 @@ sweep() { # LABEL TEXTS WORDS [loadgen args...]
   "$PY" -m benchmarks.loadgen --url "http://127.0.0.1:$SERVE_PORT" --concurrency "$CONCURRENCY" \
     --duration "$DURATION" --warmup "$WARMUP" --texts-per-request "$texts" \
     --text-length "$words" --processes "$PROCESSES" --label "$label" \
-    --json "$OUT_DIR/$label.json" "$@"
+    --metrics-url "http://127.0.0.1:$METRICS_PORT/metrics" --json "$OUT_DIR/$label.json" "$@"
 }
 
 cpu_cost() { # LABEL KEY: CPU ms per small request in each role (proxy, ingress, model...)
@@ -162,8 +162,8 @@ echo "== naive app (benchmarks/naive_app.py) on stock Ray Serve"
 start_cluster off
 write_config naive "$RUN_DIR/naive.yaml"
 cluster/local/deploy.sh "$RUN_DIR/naive.yaml"
-sweep naive-small "$SMALL_TEXTS" "$SMALL_WORDS" --api-key ""
-sweep naive-batch "$TEXTS" "$WORDS" --api-key ""
+sweep naive-small "$SMALL_TEXTS" "$SMALL_WORDS" --api-key "" --deployment NaiveModel
+sweep naive-batch "$TEXTS" "$WORDS" --api-key "" --deployment NaiveModel
 cpu_cost naive ""
 stop_cluster
 

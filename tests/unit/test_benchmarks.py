@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from benchmarks import loadgen, raw_model
 from benchmarks.workload import percentiles_ms, stage_breakdown, summarize, synthetic_texts
@@ -103,6 +103,17 @@ async def _embeddings(request: Request) -> JSONResponse:
     return JSONResponse({"object": "list", "data": data, "model": body["model"]}, headers=headers)
 
 
+@echo.get("/metrics")
+async def _metrics() -> PlainTextResponse:
+    # Ray's gauge as its Prometheus endpoint shows it: one series per replica.
+    series = [("m", "r1", 1), ("m", "r2", 1), ("m", "r3", 0), ("other", "r4", 1)]
+    lines = ["# TYPE ray_serve_deployment_replica_healthy gauge"] + [
+        f'ray_serve_deployment_replica_healthy{{deployment="{d}",replica="{r}"}} {v}.0'
+        for d, r, v in series
+    ]
+    return PlainTextResponse("\n".join(lines) + "\n")
+
+
 @pytest.fixture(scope="module")
 def echo_url() -> Iterator[str]:
     with socket.socket() as s:
@@ -162,6 +173,21 @@ def test_server_timing_splits_each_request_into_stages(echo_url: str) -> None:
 
     table = "\n".join(report_md._stage_table("tuned", report))
     assert "| Ray handle hop: router, gRPC both ways, replica wrapper | 0.30 |" in table
+
+
+def test_replica_counts_are_reported_per_step(echo_url: str) -> None:
+    assert loadgen.healthy_replicas(f"{echo_url}/metrics", "m") == 2
+    assert loadgen.healthy_replicas("http://127.0.0.1:9/metrics", "m") is None
+    report = loadgen.main(
+        [
+            *("--url", echo_url, "--concurrency", "1", "--requests", "3", "--warmup", "0"),
+            *("--metrics-url", f"{echo_url}/metrics", "--deployment", "m", "--no-progress"),
+        ]
+    )
+    assert report["steps"][0]["replicas"] == [2, 2]
+    table = loadgen.format_table(report["steps"]).splitlines()
+    assert table[0].endswith("replicas") and table[2].endswith(" 2")
+    assert loadgen.format_table([{**report["steps"][0], "replicas": [1, 2]}]).endswith("1→2")
 
 
 def test_stage_breakdown_skips_answers_without_every_stamp() -> None:
