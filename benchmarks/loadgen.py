@@ -241,8 +241,9 @@ def _shard_main(work: Workload, step: Step, shard: Shard, progress: Any, out: An
 
 
 def healthy_replicas(metrics_url: str, deployment: str) -> int | None:
-    """Replicas of ``deployment`` that Ray's Prometheus endpoint reports healthy now (None
-    when it cannot be read): tells which steps of a sweep ran on an autoscaled count."""
+    """Replicas of ``deployment`` that Ray's Prometheus endpoint reports healthy now: tells
+    which steps of a sweep ran on an autoscaled count. None when the endpoint cannot be
+    read or has no series of the deployment yet (Ray exports some seconds after a deploy)."""
     import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families
@@ -252,14 +253,16 @@ def healthy_replicas(metrics_url: str, deployment: str) -> int | None:
             text = resp.read().decode()
     except OSError:
         return None
-    replicas = {
-        s.labels.get("replica")
+    series = [
+        s
         for family in text_string_to_metric_families(text)
         if family.name == "ray_serve_deployment_replica_healthy"
         for s in family.samples
-        if s.labels.get("deployment") == deployment and s.value == 1
-    }
-    return len(replicas)
+        if s.labels.get("deployment") == deployment
+    ]
+    if not series:
+        return None
+    return len({s.labels.get("replica") for s in series if s.value == 1})
 
 
 def run_step(
@@ -484,10 +487,11 @@ def _redacted_command(argv: list[str]) -> str:
 
 
 def _replicas(counts: list[int | None] | None) -> str:
-    """`2`, or `1→2` when autoscaling changed the count during the step."""
-    if not counts or None in counts:
+    """`2`, or `1→2` when autoscaling changed the count during the step; `?` if unknown."""
+    known = [c for c in counts or [] if c is not None]
+    if not known:
         return "?"
-    first, last = counts[0], counts[-1]
+    first, last = known[0], known[-1]
     return str(first) if first == last else f"{first}→{last}"
 
 

@@ -178,6 +178,7 @@ def test_server_timing_splits_each_request_into_stages(echo_url: str) -> None:
 def test_replica_counts_are_reported_per_step(echo_url: str) -> None:
     assert loadgen.healthy_replicas(f"{echo_url}/metrics", "m") == 2
     assert loadgen.healthy_replicas("http://127.0.0.1:9/metrics", "m") is None
+    assert loadgen.healthy_replicas(f"{echo_url}/metrics", "not-exported-yet") is None
     report = loadgen.main(
         [
             *("--url", echo_url, "--concurrency", "1", "--requests", "3", "--warmup", "0"),
@@ -188,6 +189,7 @@ def test_replica_counts_are_reported_per_step(echo_url: str) -> None:
     table = loadgen.format_table(report["steps"]).splitlines()
     assert table[0].endswith("replicas") and table[2].endswith(" 2")
     assert loadgen.format_table([{**report["steps"][0], "replicas": [1, 2]}]).endswith("1→2")
+    assert loadgen.format_table([{**report["steps"][0], "replicas": [None, 2]}]).endswith(" 2")
 
 
 def test_stage_breakdown_skips_answers_without_every_stamp() -> None:
