@@ -15,8 +15,10 @@ takes everything that arrived during the one before it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
 
 class BatchGate:
@@ -43,7 +45,7 @@ class BatchGate:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Wrap the body of the ``@serve.batch`` method: the gate is closed inside it."""
+        """The gate is closed inside this (see ``gated``)."""
         self._running += 1
         self._open.clear()
         try:
@@ -52,3 +54,20 @@ class BatchGate:
             self._running -= 1
             if not self._running:
                 self._open.set()
+
+
+Method = TypeVar("Method", bound=Callable[..., Coroutine[Any, Any, Any]])
+
+
+def gated(method: Method) -> Method:
+    """For a ``@serve.batch`` method, under that decorator: the instance's ``_gate`` (a
+    BatchGate) is closed while a batch runs. Callers ``await self._gate.wait()`` before
+    calling the method."""
+
+    @functools.wraps(method)
+    async def run(self: Any, *args: Any) -> Any:
+        gate: BatchGate = self._gate
+        with gate.batch():
+            return await method(self, *args)
+
+    return cast(Method, run)

@@ -61,9 +61,11 @@ class ModelInfo(BaseModel):
     batching: BatchConfig
 
 
-class StageTimes(BaseModel):
-    """Where a model call's time went inside the replica (the ingress's Server-Timing)."""
+class BatchedAnswer(BaseModel):
+    """What every batched model call reports beside its outputs: the batch it ran in and
+    where its time went inside the replica (the ingress's x-batch-size and Server-Timing)."""
 
+    batch_size: int = Field(description="Largest batch any of these inputs ran in.")
     queue_s: float = Field(0.0, description="Longest wait of these inputs for their batch.")
     forward_s: float = Field(
         0.0, description="Longest forward pass (preprocessing included) these inputs ran in."
@@ -71,7 +73,7 @@ class StageTimes(BaseModel):
     replica_s: float = Field(0.0, description="Time from the call's arrival to its answer.")
 
 
-class EmbedResult(StageTimes):
+class EmbedResult(BatchedAnswer):
     """The model's answer to one ``embed`` call."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -81,7 +83,7 @@ class EmbedResult(StageTimes):
     batch_size: int = Field(description="Largest batch (in items) any of these inputs ran in.")
 
 
-class PredictResult(StageTimes):
+class PredictResult(BatchedAnswer):
     """The model's answer to one ``predict`` call."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

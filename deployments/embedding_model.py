@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from ray import serve
 
-from deployments.batch_gate import BatchGate
+from deployments.batch_gate import BatchGate, gated
 from deployments.config import BatchConfig, EmbeddingModelArgs
 from deployments.contracts import EmbedResult, ModelContract, ModelInfo, TensorSpec
 from deployments.encoder import Encoded, SentenceEncoder
@@ -170,11 +170,8 @@ class EmbeddingModel:
         batch_wait_timeout_s=_DEFAULT_BATCH.batch_wait_timeout_s,
         batch_size_fn=_items_in,
     )
+    @gated
     async def _run_batch(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
-        with self._gate.batch():
-            return await self._run_gated(chunks)
-
-    async def _run_gated(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
         for chunk in chunks:
             chunk.started = True
         flat = [text for chunk in chunks for text in chunk.texts]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from ray import serve
 
-from deployments.batch_gate import BatchGate
+from deployments.batch_gate import BatchGate, gated
 from deployments.config import BatchConfig
 from deployments.contracts import ModelInfo, PredictResult
 from deployments.errors import InvalidInputError, ModelNotFoundError, ModelUnavailableError
@@ -158,11 +158,8 @@ class _BatchedPredictor:
         batch_wait_timeout_s=_DEFAULT_BATCH.batch_wait_timeout_s,
         batch_size_fn=_rows_in,
     )
+    @gated
     async def _run_batch(self, chunks: list[_Chunk]) -> list[_ChunkResult]:
-        with self._gate.batch():
-            return await self._run_gated(chunks)
-
-    async def _run_gated(self, chunks: list[_Chunk]) -> list[_ChunkResult]:
         for chunk in chunks:
             chunk.started = True
         # Serve splits batches by multiplexed model id; grouping by model keeps that true

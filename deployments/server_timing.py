@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from deployments.contracts import StageTimes
+from deployments.contracts import BatchedAnswer
 
 HEADER = "server-timing"
 _RECEIVED = "received_at"
@@ -40,7 +40,7 @@ def header(**seconds: float | None) -> str:
     )
 
 
-def for_model_call(scope_state: Mapping[str, Any], call_s: float, result: StageTimes) -> str:
+def for_model_call(scope_state: Mapping[str, Any], call_s: float, result: BatchedAnswer) -> str:
     """The header of a request answered by one model call that took ``call_s``."""
     received = scope_state.get(_RECEIVED)
     return header(

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from deployments import server_timing
 from deployments.access import Caller
 from deployments.contracts import EmbedResult
 from deployments.deadline import RequestDeadline
 from deployments.errors import InvalidInputError
 from deployments.http_errors import documented
+from deployments.model_answer import answer
 from deployments.request_metrics import note_model
 from deployments.schemas import EmbeddingRequest, EmbeddingResponse
 from deployments.state import State
 
 router = APIRouter(prefix="/v1/embeddings", tags=["embeddings"])
-
-BATCH_SIZE_HEADER = "x-batch-size"
 
 
 def _render(body: EmbeddingRequest, result: EmbedResult) -> bytes:
@@ -70,13 +67,8 @@ async def create_embeddings(
                 f"model {body.model} produces {dims} dimensions, not {body.dimensions}",
                 param="dimensions",
             )
-    sent = time.perf_counter()
-    result = await state.embed(body.model, texts, deadline.remaining_s())
-    call_s = time.perf_counter() - sent
-    content = _render(body, result)
-    timing = server_timing.for_model_call(request.scope.get("state") or {}, call_s, result)
-    return Response(
-        content,
-        media_type="application/json",
-        headers={BATCH_SIZE_HEADER: str(result.batch_size), server_timing.HEADER: timing},
+    return await answer(
+        request,
+        state.embed(body.model, texts, deadline.remaining_s()),
+        lambda result: _render(body, result),
     )

@@ -5,7 +5,6 @@ No ``from __future__ import annotations`` here: FastAPI must see the generated c
 themselves in the handlers' signatures, not names it cannot resolve.
 """
 
-import time
 from typing import Any
 
 import numpy as np
@@ -14,19 +13,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from deployments import server_timing
 from deployments.access import Caller
 from deployments.contracts import PredictResult
 from deployments.deadline import RequestDeadline
 from deployments.errors import ModelNotFoundError
 from deployments.http_errors import documented
+from deployments.model_answer import answer
 from deployments.model_manifest import ModelSpec
 from deployments.predict_schemas import request_model, response_model
 from deployments.request_metrics import note_model
 from deployments.state import State
 
 PREFIX = "/v1/models"
-BATCH_SIZE_HEADER = "x-batch-size"
 
 
 def predict_path(model: str) -> str:
@@ -72,15 +70,10 @@ def predict_router(spec: ModelSpec, max_rows: int) -> APIRouter:
         state.handle(name, "predictor")
         note_model(request.scope.setdefault("state", {}), name)
         inputs = _arrays(body.inputs, spec)  # type: ignore[attr-defined]
-        sent = time.perf_counter()
-        result = await state.predict(name, inputs, deadline.remaining_s())
-        call_s = time.perf_counter() - sent
-        content = _render(spec, result)
-        timing = server_timing.for_model_call(request.scope.get("state") or {}, call_s, result)
-        return Response(
-            content,
-            media_type="application/json",
-            headers={BATCH_SIZE_HEADER: str(result.batch_size), server_timing.HEADER: timing},
+        return await answer(
+            request,
+            state.predict(name, inputs, deadline.remaining_s()),
+            lambda result: _render(spec, result),
         )
 
     router.add_api_route(
