@@ -76,15 +76,15 @@ def summarize(
 
 # Server-Timing stages the app sends (deployments/server_timing.py), in milliseconds.
 _TIMING = re.compile(r"([A-Za-z_]+);dur=([0-9.]+)")
-# Each request's latency, cut at the stamps the server sends: name -> (outer, inner).
-# The part of `outer` that `inner` does not cover is that stage's own time.
-STAGES = {
-    "http": ("client", "app"),  # client, network, HAProxy, Serve's ASGI wrapper
-    "ingress": ("app", "call"),  # FastAPI: auth, validation, rendering the response
-    "hop": ("call", "replica"),  # Ray handle: router, gRPC both ways, replica wrapper
-    "replica": ("replica", None),  # the model replica's own code, minus queue and forward
-    "queue": ("queue", None),  # waiting for a batch
-    "forward": ("forward", None),  # the forward pass, tokenization included
+# Each request's latency, cut at the stamps the server sends: a stage is its span less
+# the spans nested in it.
+STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "http": ("client", ("app",)),  # client, network, HAProxy, Serve's ASGI wrapper
+    "ingress": ("app", ("call",)),  # FastAPI: auth, validation, rendering the response
+    "hop": ("call", ("replica",)),  # Ray handle: router, gRPC both ways, replica wrapper
+    "replica": ("replica", ("queue", "forward")),  # the model replica's own code
+    "queue": ("queue", ()),  # waiting for a batch
+    "forward": ("forward", ()),  # the forward pass, tokenization included
 }
 
 
@@ -96,20 +96,14 @@ def parse_server_timing(header: str | None) -> dict[str, float]:
 def stage_breakdown(samples: Iterable[Mapping[str, float]]) -> dict[str, float] | None:
     """Median milliseconds per stage over requests that carried every stamp, plus the
     median client latency of those requests (`client`) and how many they were (`n`)."""
-    needed = {"client", "app", "call", "replica", "queue", "forward"}
+    needed = {span for span, _ in STAGES.values()}
     rows = [r for r in samples if needed <= r.keys()]
     if not rows:
         return None
-    cols: dict[str, list[float]] = {name: [] for name in STAGES}
-    for r in rows:
-        for name, (outer, inner) in STAGES.items():
-            if name == "replica":
-                cols[name].append(r["replica"] - r["queue"] - r["forward"])
-            elif inner is None:
-                cols[name].append(r[outer])
-            else:
-                cols[name].append(r[outer] - r[inner])
-    out = {name: float(np.median(v)) for name, v in cols.items()}
+    out = {
+        name: float(np.median([r[span] - sum(r[n] for n in nested) for r in rows]))
+        for name, (span, nested) in STAGES.items()
+    }
     out["client"] = float(np.median([r["client"] for r in rows]))
     out["n"] = float(len(rows))
     return out
