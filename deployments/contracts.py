@@ -6,7 +6,9 @@ no torch and no HTTP.
 
 from __future__ import annotations
 
-from typing import Literal
+import time
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,6 +73,28 @@ class BatchedAnswer(BaseModel):
         0.0, description="Longest forward pass (preprocessing included) these inputs ran in."
     )
     replica_s: float = Field(0.0, description="Time from the call's arrival to its answer.")
+
+    @staticmethod
+    def of_chunks(chunks: Sequence[ChunkAnswer], arrived: float) -> dict[str, Any]:
+        """These fields for a call whose inputs ran as ``chunks`` (each in some batch),
+        the call having arrived at ``arrived`` (``time.perf_counter()``)."""
+        return {
+            "batch_size": max(c.batch_size for c in chunks),
+            "queue_s": max(c.queue_s for c in chunks),
+            "forward_s": max(c.forward_s for c in chunks),
+            "replica_s": time.perf_counter() - arrived,
+        }
+
+
+class ChunkAnswer(Protocol):
+    """What a model replica knows of one chunk of a call once its batch has run."""
+
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def queue_s(self) -> float: ...
+    @property
+    def forward_s(self) -> float: ...
 
 
 class EmbedResult(BatchedAnswer):

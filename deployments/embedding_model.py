@@ -159,10 +159,7 @@ class EmbeddingModel:
         return EmbedResult(
             vectors=np.concatenate([r.vectors for r in done]),
             token_counts=[n for r in done for n in r.token_counts],
-            batch_size=max(r.batch_size for r in done),
-            queue_s=max(r.queue_s for r in done),
-            forward_s=max(r.forward_s for r in done),
-            replica_s=time.perf_counter() - now,
+            **EmbedResult.of_chunks(done, now),
         )
 
     @serve.batch(

@@ -147,10 +147,7 @@ class _BatchedPredictor:
         }
         return PredictResult(
             outputs=outputs,
-            batch_size=max(r.batch_size for r in results),
-            queue_s=max(r.queue_s for r in results),
-            forward_s=max(r.forward_s for r in results),
-            replica_s=time.perf_counter() - arrived,
+            **PredictResult.of_chunks(results, arrived),
         )
 
     @serve.batch(
