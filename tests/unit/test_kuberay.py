@@ -20,6 +20,8 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from tests.fast_path import local_fast_path_env
+
 ROOT = Path(__file__).resolve().parents[2]
 KUBERAY = ROOT / "cluster" / "kuberay"
 GENERATE = KUBERAY / "generate.py"
@@ -482,3 +484,12 @@ def test_every_ray_container_gets_the_api_keys(manifest: dict[str, Any]) -> None
         assert volumes[group]["api-keys"]["secret"]["secretName"] == "rsic-api-keys"
     # Only the path travels in the pod spec; no key material is in the Serve config.
     assert "rsk_" not in repr(serve_config(manifest))
+
+
+def test_every_ray_container_runs_the_local_fast_path(manifest: dict[str, Any]) -> None:
+    """Every Ray process reads Serve's fast-path switches at import, so a pod without them
+    would serve on stock Serve's slower path than `make up` does."""
+    expected = local_fast_path_env()
+    for where, container in containers(manifest):
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        assert {name: env.get(name) for name in expected} == expected, where

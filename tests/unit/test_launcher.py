@@ -16,6 +16,8 @@ import ray.autoscaler
 import yaml
 from packaging.requirements import Requirement
 
+from tests.fast_path import local_fast_path_env
+
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = ROOT / "cluster" / "launcher" / "cluster.yaml"
 RAY_SCHEMA = Path(ray.autoscaler.__file__).parent / "ray-schema.json"
@@ -179,3 +181,16 @@ def test_vms_and_kubernetes_run_the_same_release() -> None:
     clone_url = re.search(r"git clone --quiet (\S+) ~/rsic", checkout)
     assert clone_url is not None
     assert clone_url.group(1) == repo + ".git"
+
+
+def test_every_node_runs_the_local_fast_path() -> None:
+    """The switches must be in the container's environment before `ray start`, and
+    HAProxy refuses to start below ~10k open files at its default maxconn."""
+    config = load_cluster()
+    options = config["docker"]["run_options"]
+    for name, value in local_fast_path_env().items():
+        assert f"-e {name}={value}" in options
+    assert "--ulimit nofile=65536:65536" in options
+    for commands in (config["head_start_ray_commands"], config["worker_start_ray_commands"]):
+        (start,) = [c for c in commands if "ray start" in c]
+        assert start.startswith("ulimit -n 65536;")
