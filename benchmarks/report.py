@@ -206,7 +206,7 @@ _STAGE_ROWS = {
     "client": "**client latency**",
     "http": "client, HTTP, HAProxy, Serve's ASGI wrapper",
     "ingress": "ingress app: auth, validation, rendering",
-    "hop": "Ray handle hop: router, gRPC both ways, replica wrapper",
+    "hop": "Ray handle hop: router, gRPC both ways, replica wrapper (+ call slot wait)",
     "replica": "model replica's own code (batching, results)",
     "queue": "waiting for a batch",
     "forward": "forward pass, tokenization included",

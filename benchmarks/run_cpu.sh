@@ -9,6 +9,8 @@
 #      key (admin is not rate limited, so the 20 req/s default limit is not what we measure);
 #   3b. CPU milliseconds per small request in each process role, for both apps
 #      (benchmarks/cpu_cost.py): where the time goes;
+#   3c. the same app with one model call per request (max_calls_in_flight: null, sized as
+#      before call coalescing), small workload: what deployments/call_coalescer.py buys;
 #   4. cold start: `make up` to the first 200 (benchmarks/cold_start.py; COLD_START=0 skips);
 #   5. benchmarks/report.py: tables, ratios, plots.
 # Each cluster is private (its own RUN_DIR and free ports, as tests/live_cluster.py does),
@@ -127,7 +129,14 @@ else:
     main["deployments"] = [d for d in main["deployments"] if d["name"] in models | {"Ingress"}]
     for model in main["args"]["models"]:
         model["source"] = source
+        if app == "percall":  # the A/B of deployments/call_coalescer.py
+            model["max_calls_in_flight"] = None
 ingress, model = main["deployments"]
+if app == "percall" and "autoscaling_config" in model:
+    # One call per request, sized as before call coalescing: requests, not calls, fill
+    # a batch, so the model admits 64 and scales out above 32 in flight.
+    model["max_ongoing_requests"] = 64
+    model["autoscaling_config"]["target_ongoing_requests"] = 32
 if int(gpus):
     model["num_replicas"] = int(gpus)
     model.pop("autoscaling_config", None)
@@ -136,6 +145,12 @@ if ingress_replicas:
     ingress["num_replicas"] = int(ingress_replicas)
     ingress.pop("autoscaling_config", None)
     ingress["ray_actor_options"] = {"num_cpus": 1}
+    if app != "naive":
+        # Every ingress replica may hold max_calls_in_flight calls open to the model:
+        # the model must admit them all, or the surplus is shed with 503.
+        calls = main["args"]["models"][0].get("max_calls_in_flight") or 0
+        need = calls * int(ingress_replicas)
+        model["max_ongoing_requests"] = max(model.get("max_ongoing_requests", 5), need)
 if max_batch and app != "naive":
     model["user_config"]["max_batch_size"] = int(max_batch)
 config["applications"] = [main]
@@ -175,6 +190,11 @@ cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
 API_KEY=$API_KEY sweep tuned-small "$SMALL_TEXTS" "$SMALL_WORDS"
 API_KEY=$API_KEY sweep tuned-batch "$TEXTS" "$WORDS"
 cpu_cost tuned "$API_KEY"
+# The same app with one model call per request (max_calls_in_flight: null): what the
+# ingress's call coalescing buys, on the same cluster.
+write_config percall "$RUN_DIR/percall.yaml"
+cluster/local/deploy.sh "$RUN_DIR/percall.yaml"
+API_KEY=$API_KEY sweep percall-small "$SMALL_TEXTS" "$SMALL_WORDS"
 stop_cluster
 unset FAST_PATH
 
@@ -213,6 +233,12 @@ cat >"$OUT_DIR/plan.json" <<JSON
       "raw": "$OUT_DIR/raw-$WORDS.json",
       "baseline": "naive",
       "runs": {"naive": "$OUT_DIR/naive-batch.json", "tuned": "$OUT_DIR/tuned-batch.json"}
+    },
+    {
+      "title": "Call coalescing (small requests, $SMALL_TEXTS x $SMALL_WORDS words)",
+      "description": "The tuned app against itself with one model call per request (max_calls_in_flight: null), same cluster: what sharing calls (deployments/call_coalescer.py) buys.",
+      "baseline": "one call per request",
+      "runs": {"one call per request": "$OUT_DIR/percall-small.json", "tuned": "$OUT_DIR/tuned-small.json"}
     }
   ]
 }

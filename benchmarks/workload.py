@@ -81,7 +81,9 @@ _TIMING = re.compile(r"([A-Za-z_]+);dur=([0-9.]+)")
 STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "http": ("client", ("app",)),  # client, network, HAProxy, Serve's ASGI wrapper
     "ingress": ("app", ("call",)),  # FastAPI: auth, validation, rendering the response
-    "hop": ("call", ("replica",)),  # Ray handle: router, gRPC both ways, replica wrapper
+    # Ray handle: router, gRPC both ways, replica wrapper; under load also the wait for
+    # one of the ingress's call slots (deployments/call_coalescer.py)
+    "hop": ("call", ("replica",)),
     "replica": ("replica", ("queue", "forward")),  # the model replica's own code
     "queue": ("queue", ()),  # waiting for a batch
     "forward": ("forward", ()),  # the forward pass, tokenization included

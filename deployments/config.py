@@ -76,6 +76,26 @@ class EmbeddingModelArgs(_TorchModelArgs):
         "forward pass so the replica keeps taking in requests and batches fill.",
     )
     owned_by: str = Field("sentence-transformers", description="Shown in GET /v1/models.")
+    max_calls_in_flight: int | None = Field(
+        4,
+        ge=1,
+        description="Per ingress replica: most `embed` calls open to this model at once. "
+        "Requests arriving while all are open wait and share the next call, so the model "
+        "replica pays its per-call cost (about 2 ms of event loop) once per group instead "
+        "of once per request (deployments/call_coalescer.py). The model deployment's "
+        "ongoing requests then count calls: keep its target_ongoing_requests below this "
+        "times the ingress replicas. null: one call per request.",
+    )
+    max_inputs_per_call: int = Field(
+        256, ge=1, description="Most inputs (texts) that waiting requests put in one call."
+    )
+    max_waiting_requests: int = Field(
+        256,
+        ge=1,
+        description="Per ingress replica: most requests waiting for a call slot; past it "
+        "requests get 503 with Retry-After at once (the model's max_queued_requests no "
+        "longer sees them one by one).",
+    )
 
 
 class GeneratorArgs(_TorchModelArgs):

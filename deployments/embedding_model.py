@@ -21,7 +21,7 @@ from deployments.batch_gate import BatchGate, gated
 from deployments.config import BatchConfig, EmbeddingModelArgs
 from deployments.contracts import EmbedResult, ModelContract, ModelInfo, TensorSpec
 from deployments.encoder import Encoded, SentenceEncoder
-from deployments.errors import InvalidInputError, ModelUnavailableError
+from deployments.errors import InvalidInputError, ModelUnavailableError, ServingError
 from deployments.metrics import ModelMetrics
 from deployments.torch_threads import set_torch_threads
 
@@ -161,6 +161,16 @@ class EmbeddingModel:
             token_counts=[n for r in done for n in r.token_counts],
             **EmbedResult.of_chunks(done, now),
         )
+
+    async def embed_many(self, requests: list[list[str]]) -> list[EmbedResult | ServingError]:
+        """``embed`` for several requests in one call (the ingress's CallCoalescer): their
+        chunks join the same batch queue. A request's own bad input comes back as its
+        error, in its place; anything else fails the call."""
+        results = await asyncio.gather(*map(self.embed, requests), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, ServingError):
+                raise r
+        return [r for r in results if isinstance(r, EmbedResult | ServingError)]
 
     @serve.batch(
         max_batch_size=_DEFAULT_BATCH.max_batch_size,

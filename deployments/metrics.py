@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from ray.serve.metrics import Counter, Histogram
+from ray.serve.metrics import Counter, Gauge, Histogram
 
 UNKNOWN_MODEL = "unknown"
 
@@ -43,6 +43,30 @@ class IngressMetrics:
         self.requests.inc(tags={"model": model, "status": str(status)})
         if status >= 400:
             self.errors.inc(tags={"model": model, "error_type": error_code or "http_error"})
+
+
+class CallMetrics:
+    """The ingress's calls to one embedding model (deployments/call_coalescer.py)."""
+
+    def __init__(self, model: str) -> None:
+        self.tags = {"model": model}
+        keys = _keys("model")
+        self.requests_per_call = Histogram(
+            "embedding_call_requests",
+            description="Requests sharing one model call from an ingress replica.",
+            boundaries=BATCH_SIZE_BUCKETS,
+            tag_keys=keys,
+        )
+        self.waiting = Gauge(
+            "embedding_call_waiting",
+            description="Requests in an ingress replica waiting for a free model call slot, "
+            "as of its latest call.",
+            tag_keys=keys,
+        )
+
+    def record_call(self, requests: int, still_waiting: int) -> None:
+        self.requests_per_call.observe(requests, tags=self.tags)
+        self.waiting.set(still_waiting, tags=self.tags)
 
 
 class ModelMetrics:

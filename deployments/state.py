@@ -15,7 +15,8 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from deployments.access import AccessControl
-from deployments.config import AppArgs, ModelKind, RequestLimits
+from deployments.call_coalescer import CallCoalescer, LineFull
+from deployments.config import AppArgs, EmbeddingModelArgs, ModelKind, RequestLimits
 from deployments.contracts import EmbedResult, ModelInfo, PredictResult, is_encodable
 from deployments.errors import (
     DeadlineExceededError,
@@ -24,8 +25,12 @@ from deployments.errors import (
     ModelUnavailableError,
     OverloadedError,
 )
+from deployments.metrics import CallMetrics
 
 logger = logging.getLogger("ray.serve")
+
+# One request's part of a coalesced call: its result, or its own bad input.
+EmbedAnswer = EmbedResult | Exception
 
 
 class ServingState:
@@ -48,6 +53,11 @@ class ServingState:
         self.owned_by |= {g.name: g.owned_by for g in args.generators}
         self.created = int(time.time())
         self._dimensions: dict[str, int] = {}
+        self._coalescers = {
+            m.name: self._embed_coalescer(m)
+            for m in args.models
+            if m.max_calls_in_flight and m.name in self.models
+        }
 
     def handle(self, model: str, kind: ModelKind | None = None) -> DeploymentHandle:
         """The model's deployment; 404 if it is not served (as a ``kind`` model, if given)."""
@@ -89,11 +99,39 @@ class ServingState:
                     param="input",
                 )
 
+    def _embed_coalescer(self, spec: EmbeddingModelArgs) -> CallCoalescer[list[str], EmbedResult]:
+        handle = self.models[spec.name]
+
+        async def send(requests: list[list[str]], timeout_s: float) -> list[EmbedAnswer]:
+            answers: list[EmbedAnswer] = await self.call(
+                spec.name, lambda: handle.embed_many.remote(requests), timeout_s
+            )
+            return answers
+
+        return CallCoalescer(
+            send,
+            max_in_flight=spec.max_calls_in_flight or 1,  # None: no coalescer
+            max_items=spec.max_inputs_per_call,
+            max_waiting=spec.max_waiting_requests,
+            size=len,
+            on_call=CallMetrics(spec.name).record_call,
+        )
+
     async def embed(self, model: str, texts: list[str], timeout_s: float) -> EmbedResult:
         """The model's answer within ``timeout_s``; past it the model's work is cancelled."""
         handle = self.handle(model, "embedding")
-        result: EmbedResult = await self.call(model, lambda: handle.embed.remote(texts), timeout_s)
-        return result
+        coalescer = self._coalescers.get(model)
+        if coalescer is None:
+            result: EmbedResult = await self.call(
+                model, lambda: handle.embed.remote(texts), timeout_s
+            )
+            return result
+        try:
+            return await coalescer.submit(texts, timeout_s)
+        except TimeoutError:
+            raise self._deadline_exceeded(model) from None
+        except LineFull:
+            raise self._overloaded(model) from None
 
     async def predict(
         self, model: str, inputs: list[np.ndarray], timeout_s: float
@@ -126,10 +164,7 @@ class ServingState:
             # Cancelling the response reaches the model replica: chunks still waiting for
             # a batch are dropped instead of computed for nobody.
             response.cancel()
-            raise DeadlineExceededError(
-                f"model {model} did not answer before the request's deadline; "
-                "its work was cancelled"
-            ) from None
+            raise self._deadline_exceeded(model) from None
         except asyncio.CancelledError:
             # The client went away (Serve cancels this handler); stop the model's work too.
             response.cancel()
@@ -137,14 +172,21 @@ class ServingState:
         except BackPressureError:
             # Translated here: Serve installs its own handler for BackPressureError in
             # the FastAPI app, which would answer in plain text without Retry-After.
-            raise OverloadedError(
-                f"model {model} is at capacity; retry later",
-                retry_after_s=self.limits.retry_after_s,
-            ) from None
+            raise self._overloaded(model) from None
         except DeploymentUnavailableError:
             raise ModelUnavailableError(f"model {model} has no running replica") from None
         except RayActorError:
             raise ModelUnavailableError(f"model {model} lost its replica twice; retry") from None
+
+    def _deadline_exceeded(self, model: str) -> DeadlineExceededError:
+        return DeadlineExceededError(
+            f"model {model} did not answer before the request's deadline; its work was cancelled"
+        )
+
+    def _overloaded(self, model: str) -> OverloadedError:
+        return OverloadedError(
+            f"model {model} is at capacity; retry later", retry_after_s=self.limits.retry_after_s
+        )
 
     async def info(self, model: str) -> ModelInfo:
         info: ModelInfo = await asyncio.wait_for(

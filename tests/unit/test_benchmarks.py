@@ -172,7 +172,10 @@ def test_server_timing_splits_each_request_into_stages(echo_url: str) -> None:
     from benchmarks import report as report_md
 
     table = "\n".join(report_md._stage_table("tuned", report))
-    assert "| Ray handle hop: router, gRPC both ways, replica wrapper | 0.30 |" in table
+    assert (
+        "| Ray handle hop: router, gRPC both ways, replica wrapper (+ call slot wait) | 0.30 |"
+        in table
+    )
 
 
 def test_replica_counts_are_reported_per_step(echo_url: str) -> None:
