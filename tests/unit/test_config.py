@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from deployments.config import AppArgs, BatchConfig
 from tests.live_cluster import ROOT, base_config
+
+
+def kuberay_serve_config(profile: str) -> dict[str, Any]:
+    """serveConfigV2 of a committed KubeRay manifest."""
+    name = "rayservice.yaml" if profile == "cpu" else f"rayservice-{profile}.yaml"
+    manifest = yaml.safe_load((ROOT / "cluster" / "kuberay" / name).read_text())
+    config: dict[str, Any] = yaml.safe_load(manifest["spec"]["serveConfigV2"])
+    return config
 
 
 def test_serve_config_args_validate() -> None:
@@ -29,6 +40,29 @@ def test_user_config_is_a_valid_batch_config() -> None:
     (app,) = base_config()["applications"]
     model = next(d for d in app["deployments"] if d["name"] != "Ingress")
     BatchConfig.model_validate(model["user_config"])
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_model_admits_every_call_the_ingress_may_hold_open(profile: str) -> None:
+    """Each ingress replica holds up to max_calls_in_flight calls open per embedding
+    model (deployments/call_coalescer.py): the model must admit them all at the ingress's
+    max_replicas, or the surplus is shed with 503; and its autoscaling target, counted in
+    calls, must sit below what one busy ingress holds, or it never scales out."""
+    config = base_config() if profile == "cpu" else kuberay_serve_config("gpu")
+    (app,) = config["applications"]
+    args = AppArgs.model_validate(app["args"])
+    deployments = {d["name"]: d for d in app["deployments"]}
+    ingress = deployments["Ingress"]
+    ingress_replicas = ingress.get("autoscaling_config", {}).get(
+        "max_replicas", ingress.get("num_replicas", 1)
+    )
+    for model in args.models:
+        assert model.max_calls_in_flight is not None
+        deployment = deployments[model.name]
+        held = model.max_calls_in_flight * ingress_replicas
+        assert deployment["max_ongoing_requests"] >= held, model.name
+        target = deployment["autoscaling_config"]["target_ongoing_requests"]
+        assert target < model.max_calls_in_flight, model.name
 
 
 def test_duplicate_model_names_rejected() -> None:
