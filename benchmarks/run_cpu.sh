@@ -132,11 +132,6 @@ else:
         if app == "percall":  # the A/B of deployments/call_coalescer.py
             model["max_calls_in_flight"] = None
 ingress, model = main["deployments"]
-if app == "percall" and "autoscaling_config" in model:
-    # One call per request, sized as before call coalescing: requests, not calls, fill
-    # a batch, so the model admits 64 and scales out above 32 in flight.
-    model["max_ongoing_requests"] = 64
-    model["autoscaling_config"]["target_ongoing_requests"] = 32
 if int(gpus):
     model["num_replicas"] = int(gpus)
     model.pop("autoscaling_config", None)
@@ -153,6 +148,13 @@ if ingress_replicas:
         model["max_ongoing_requests"] = max(model.get("max_ongoing_requests", 5), need)
 if max_batch and app != "naive":
     model["user_config"]["max_batch_size"] = int(max_batch)
+if app == "percall":
+    # One call per request, sized as before call coalescing: requests, not calls, fill a
+    # batch, so the model admits two batches of single-text requests (64 on CPU) and
+    # scales out at half of that.
+    model["max_ongoing_requests"] = max(64, 2 * model["user_config"]["max_batch_size"])
+    if "autoscaling_config" in model:
+        model["autoscaling_config"]["target_ongoing_requests"] = model["max_ongoing_requests"] // 2
 config["applications"] = [main]
 Path(out).write_text(yaml.safe_dump(config, sort_keys=False))
 PY
