@@ -206,7 +206,8 @@ _STAGE_ROWS = {
     "client": "**client latency**",
     "http": "client, HTTP, HAProxy, Serve's ASGI wrapper",
     "ingress": "ingress app: auth, validation, rendering",
-    "hop": "Ray handle hop: router, gRPC both ways, replica wrapper (+ call slot wait)",
+    "slot": "waiting in the ingress for a model call slot",
+    "hop": "Ray handle hop: router, gRPC both ways, replica wrapper",
     "replica": "model replica's own code (batching, results)",
     "queue": "waiting for a batch",
     "forward": "forward pass, tokenization included",
@@ -223,7 +224,8 @@ def _stage_table(label: str, run: dict[str, Any]) -> list[str]:
         f"### Where a request's time goes: {label} (p50 ms per stage)",
         "",
         "Each answer's `Server-Timing` header (deployments/server_timing.py) stamps the "
-        "ingress, the model call and the model replica's queue and forward pass; a stage is "
+        "ingress, its wait for a call slot, the model call and the model replica's queue and "
+        "forward pass; a stage is "
         "the median over requests of the part of its span the next one does not cover.",
         "",
         f"| stage | {head} |",

@@ -81,13 +81,16 @@ _TIMING = re.compile(r"([A-Za-z_]+);dur=([0-9.]+)")
 STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "http": ("client", ("app",)),  # client, network, HAProxy, Serve's ASGI wrapper
     "ingress": ("app", ("call",)),  # FastAPI: auth, validation, rendering the response
-    # Ray handle: router, gRPC both ways, replica wrapper; under load also the wait for
-    # one of the ingress's call slots (deployments/call_coalescer.py)
-    "hop": ("call", ("replica",)),
+    "slot": ("slot", ()),  # waiting in the ingress for a model call slot
+    "hop": ("call", ("slot", "replica")),  # Ray handle: router, gRPC both ways, replica wrapper
     "replica": ("replica", ("queue", "forward")),  # the model replica's own code
     "queue": ("queue", ()),  # waiting for a batch
     "forward": ("forward", ()),  # the forward pass, tokenization included
 }
+
+
+# Stamps an answer may lack, counted as 0: only coalesced calls wait for a slot.
+OPTIONAL_SPANS = {"slot"}
 
 
 def parse_server_timing(header: str | None) -> dict[str, float]:
@@ -98,8 +101,8 @@ def parse_server_timing(header: str | None) -> dict[str, float]:
 def stage_breakdown(samples: Iterable[Mapping[str, float]]) -> dict[str, float] | None:
     """Median milliseconds per stage over requests that carried every stamp, plus the
     median client latency of those requests (`client`) and how many they were (`n`)."""
-    needed = {span for span, _ in STAGES.values()}
-    rows = [r for r in samples if needed <= r.keys()]
+    needed = {span for span, _ in STAGES.values()} - OPTIONAL_SPANS
+    rows = [{**dict.fromkeys(OPTIONAL_SPANS, 0.0), **r} for r in samples if needed <= r.keys()]
     if not rows:
         return None
     out = {

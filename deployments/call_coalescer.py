@@ -41,14 +41,16 @@ class LineFull(Exception):
 
 
 class _Member(Generic[In, Out]):
-    __slots__ = ("call", "deadline", "future", "item", "size")
+    __slots__ = ("arrived", "call", "deadline", "future", "item", "sent", "size")
 
-    def __init__(self, item: In, size: int, deadline: float, future: asyncio.Future[Out]) -> None:
+    def __init__(self, item: In, size: int, arrived: float, deadline: float) -> None:
         self.item = item
         self.size = size
+        self.arrived = arrived
         self.deadline = deadline
-        self.future = future
+        self.future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         self.call: _Call[In, Out] | None = None
+        self.sent = arrived  # when its call was sent
 
 
 class _Call(Generic[In, Out]):
@@ -93,21 +95,20 @@ class CallCoalescer(Generic[In, Out]):
     def waiting(self) -> int:
         return len(self._waiting)
 
-    async def submit(self, item: In, timeout_s: float) -> Out:
-        """``item``'s answer; TimeoutError after ``timeout_s``, LineFull at once when the
-        line is full. Errors of its call (the model unreachable, overloaded...) are raised
-        here for every request in the call."""
+    async def submit(self, item: In, timeout_s: float) -> tuple[Out, float]:
+        """``item``'s answer and the seconds it waited for a call slot; TimeoutError after
+        ``timeout_s``, LineFull at once when the line is full. Errors of its call (the model
+        unreachable, overloaded...) are raised here for every request in the call."""
         if len(self._calls) >= self._max_in_flight and len(self._waiting) >= self._max_waiting:
             raise LineFull(f"{len(self._waiting)} requests already wait for a call")
-        loop = asyncio.get_running_loop()
-        member: _Member[In, Out] = _Member(
-            item, self._size(item), loop.time() + timeout_s, loop.create_future()
-        )
+        now = asyncio.get_running_loop().time()
+        member: _Member[In, Out] = _Member(item, self._size(item), now, now + timeout_s)
         self._waiting.append(member)
         self._dispatch()
         try:
             async with asyncio.timeout_at(member.deadline):
-                return await member.future
+                answer = await member.future
+            return answer, member.sent - member.arrived
         finally:
             if not member.future.done() or member.future.cancelled():
                 self._give_up(member)
@@ -121,9 +122,11 @@ class CallCoalescer(Generic[In, Out]):
                 items += self._waiting[0].size
                 members.append(self._waiting.popleft())
             call: _Call[In, Out] = _Call(members)
+            now = loop.time()
             for m in members:
                 m.call = call
-            timeout_s = max(m.deadline for m in members) - loop.time()
+                m.sent = now
+            timeout_s = max(m.deadline for m in members) - now
             self._calls.add(call)
             call.task = loop.create_task(self._run(call, timeout_s))
             if self._on_call is not None:

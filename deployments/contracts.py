@@ -73,6 +73,12 @@ class BatchedAnswer(BaseModel):
         0.0, description="Longest forward pass (preprocessing included) these inputs ran in."
     )
     replica_s: float = Field(0.0, description="Time from the call's arrival to its answer.")
+    slot_s: float | None = Field(
+        None,
+        description="Set by the ingress, not the model: how long the request waited in "
+        "the ingress for a call slot (deployments/call_coalescer.py); None where calls "
+        "are not coalesced.",
+    )
 
     @staticmethod
     def of_chunks(chunks: Sequence[ChunkAnswer], arrived: float) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The ``Server-Timing`` response header (W3C): where a request's time went, per stage.
 
 Browsers' devtools show it, and ``benchmarks/loadgen.py`` reads it to split each request's
-latency into HTTP, ingress, the model call's hop and the model's own queue and forward pass.
+latency into HTTP, ingress, the wait for a call slot, the model call's hop and the model's
+own queue and forward pass.
 Durations only, in milliseconds; nothing about the input or the model's weights.
 """
 
@@ -20,6 +21,7 @@ _RECEIVED = "received_at"
 STAGES = {
     "app": "ingress: request in to response out",
     "call": "model call as the ingress awaited it",
+    "slot": "waiting in the ingress for a model call slot",
     "replica": "inside the model replica",
     "queue": "waiting for a batch",
     "forward": "forward pass (preprocessing included)",
@@ -46,6 +48,7 @@ def for_model_call(scope_state: Mapping[str, Any], call_s: float, result: Batche
     return header(
         app=None if received is None else time.perf_counter() - received,
         call=call_s,
+        slot=result.slot_s,
         replica=result.replica_s,
         queue=result.queue_s,
         forward=result.forward_s,

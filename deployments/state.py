@@ -125,9 +125,12 @@ class ServingState:
             result: EmbedResult = await self.call(
                 model, lambda: handle.embed.remote(texts), timeout_s
             )
+            result.slot_s = 0.0  # sent at once: no slot to wait for
             return result
         try:
-            return await coalescer.submit(texts, timeout_s)
+            result, waited_s = await coalescer.submit(texts, timeout_s)
+            result.slot_s = waited_s
+            return result
         except TimeoutError:
             raise self._deadline_exceeded(model) from None
         except LineFull:

@@ -98,7 +98,7 @@ async def _embeddings(request: Request) -> JSONResponse:
     headers = {}
     if body["model"] == "timed":  # what the app's stamps look like (deployments/server_timing.py)
         headers["server-timing"] = header(
-            app=0.003, call=0.0025, replica=0.0022, queue=0.0002, forward=0.0015
+            app=0.003, call=0.0025, slot=0.0001, replica=0.0022, queue=0.0002, forward=0.0015
         )
     return JSONResponse({"object": "list", "data": data, "model": body["model"]}, headers=headers)
 
@@ -165,17 +165,16 @@ def test_server_timing_splits_each_request_into_stages(echo_url: str) -> None:
     stages = report["steps"][0]["stages_ms"]
     assert stages["n"] == 20
     assert stages["ingress"] == pytest.approx(0.5)
-    assert stages["hop"] == pytest.approx(0.3)
+    assert stages["slot"] == pytest.approx(0.1)
+    assert stages["hop"] == pytest.approx(0.2)
     assert stages["replica"] == pytest.approx(0.5)
     assert (stages["queue"], stages["forward"]) == pytest.approx((0.2, 1.5))
     assert stages["http"] == pytest.approx(stages["client"] - 3.0)
     from benchmarks import report as report_md
 
     table = "\n".join(report_md._stage_table("tuned", report))
-    assert (
-        "| Ray handle hop: router, gRPC both ways, replica wrapper (+ call slot wait) | 0.30 |"
-        in table
-    )
+    assert "| Ray handle hop: router, gRPC both ways, replica wrapper | 0.20 |" in table
+    assert "| waiting in the ingress for a model call slot | 0.10 |" in table
 
 
 def test_replica_counts_are_reported_per_step(echo_url: str) -> None:
@@ -202,6 +201,7 @@ def test_stage_breakdown_skips_answers_without_every_stamp() -> None:
     assert stages == {
         "http": 4.0,
         "ingress": 1.0,
+        "slot": 0.0,  # optional: answers of uncoalesced calls carry none
         "hop": 1.0,
         "replica": 0.5,
         "queue": 1.0,

@@ -54,6 +54,12 @@ def coalescer(
     return CallCoalescer(model.send, size=len, on_call=on_call, **options)
 
 
+async def ask(c: CallCoalescer[str, str], item: str, timeout_s: float) -> str:
+    answer, waited_s = await c.submit(item, timeout_s)
+    assert waited_s >= 0
+    return answer
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -62,7 +68,7 @@ async def settle() -> None:
 def test_a_lone_request_goes_at_once_and_alone() -> None:
     async def main() -> None:
         model = Model()
-        assert await coalescer(model).submit("a", 5) == "A"
+        assert await ask(coalescer(model), "a", 5) == "A"
         assert model.calls == [["a"]]
 
     asyncio.run(main())
@@ -73,7 +79,7 @@ def test_requests_waiting_for_a_slot_share_the_next_call() -> None:
         model = Model(hold=True)
         seen: list[tuple[int, int]] = []
         c = coalescer(model, lambda n, waiting: seen.append((n, waiting)), max_in_flight=2)
-        tasks = [asyncio.create_task(c.submit(t, 5)) for t in "abcdefg"]
+        tasks = [asyncio.create_task(ask(c, t, 5)) for t in "abcdefg"]
         await settle()
         # Two slots: the first two went alone, the other five wait.
         assert model.calls == [["a"], ["b"]] and c.waiting == 5 and c.in_flight == 2
@@ -90,11 +96,11 @@ def test_a_call_holds_at_most_max_items_inputs() -> None:
     async def main() -> None:
         model = Model(hold=True)
         c = coalescer(model, max_items=4)
-        first = asyncio.create_task(c.submit("x", 5))
+        first = asyncio.create_task(ask(c, "x", 5))
         await settle()
         # Sizes 2, 2, 1, 9, 1: a group stops before the input that would overflow it,
         # and an input larger than max_items still goes, alone.
-        rest = [asyncio.create_task(c.submit(t, 5)) for t in ("aa", "bb", "c", "d" * 9, "e")]
+        rest = [asyncio.create_task(ask(c, t, 5)) for t in ("aa", "bb", "c", "d" * 9, "e")]
         await settle()
         model.release()
         await asyncio.gather(first, *rest)
@@ -107,7 +113,7 @@ def test_one_requests_bad_input_fails_only_that_request() -> None:
     async def main() -> None:
         model = Model(hold=True)
         c = coalescer(model)
-        tasks = [asyncio.create_task(c.submit(t, 5)) for t in ("a", "b", "bad", "c")]
+        tasks = [asyncio.create_task(ask(c, t, 5)) for t in ("a", "b", "bad", "c")]
         await settle()
         model.release()
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -122,7 +128,7 @@ def test_a_failed_call_fails_every_request_in_it() -> None:
     async def main() -> None:
         model = Model(hold=True)
         c = coalescer(model)
-        tasks = [asyncio.create_task(c.submit(t, 5)) for t in "abc"]
+        tasks = [asyncio.create_task(ask(c, t, 5)) for t in "abc"]
         await settle()
         model.fail_call = RuntimeError("model gone")
         model.release()
@@ -137,10 +143,10 @@ def test_a_request_that_times_out_leaves_its_call_to_the_others() -> None:
     async def main() -> None:
         model = Model(hold=True)
         c = coalescer(model)
-        first = asyncio.create_task(c.submit("a", 5))
+        first = asyncio.create_task(ask(c, "a", 5))
         await settle()
-        impatient = asyncio.create_task(c.submit("b", 0.05))
-        patient = asyncio.create_task(c.submit("c", 5))
+        impatient = asyncio.create_task(ask(c, "b", 0.05))
+        patient = asyncio.create_task(ask(c, "c", 5))
         await settle()
         model.gates[0].set()  # "a" ends; "b" and "c" go together, and are held
         await first
@@ -159,7 +165,7 @@ def test_a_call_is_cancelled_once_all_its_requests_gave_up() -> None:
     async def main() -> None:
         model = Model(hold=True)
         c = coalescer(model)
-        tasks = [asyncio.create_task(c.submit(t, 0.05)) for t in "ab"]
+        tasks = [asyncio.create_task(ask(c, t, 0.05)) for t in "ab"]
         results = await asyncio.gather(*tasks, return_exceptions=True)
         assert all(isinstance(r, TimeoutError) for r in results)
         await settle()
@@ -173,8 +179,8 @@ def test_a_cancelled_request_leaves_the_line() -> None:
     async def main() -> None:
         model = Model(hold=True)
         c = coalescer(model)
-        first = asyncio.create_task(c.submit("a", 5))
-        gone = asyncio.create_task(c.submit("b", 5))
+        first = asyncio.create_task(ask(c, "a", 5))
+        gone = asyncio.create_task(ask(c, "b", 5))
         await settle()
         gone.cancel()  # the client went away while waiting for a slot
         await settle()
@@ -190,11 +196,27 @@ def test_a_full_line_refuses_at_once() -> None:
     async def main() -> None:
         model = Model(hold=True)
         c = coalescer(model, max_waiting=2)
-        tasks = [asyncio.create_task(c.submit(t, 5)) for t in "abc"]
+        tasks = [asyncio.create_task(ask(c, t, 5)) for t in "abc"]
         await settle()
         with pytest.raises(LineFull):
-            await c.submit("d", 5)
+            await ask(c, "d", 5)
         model.release()
         assert await asyncio.gather(*tasks) == list("ABC")
+
+    asyncio.run(main())
+
+
+def test_each_request_learns_how_long_it_waited_for_a_slot() -> None:
+    async def main() -> None:
+        model = Model(hold=True)
+        c = coalescer(model)
+        first = asyncio.create_task(c.submit("a", 5))
+        await settle()
+        second = asyncio.create_task(c.submit("b", 5))
+        await asyncio.sleep(0.05)
+        model.release()
+        (_, first_waited), (_, second_waited) = await asyncio.gather(first, second)
+        # Its Server-Timing `slot` stamp: 0 for a call sent at once.
+        assert first_waited < 0.01 <= 0.05 <= second_waited < 1
 
     asyncio.run(main())
