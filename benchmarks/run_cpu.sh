@@ -9,6 +9,7 @@
 #      key (admin is not rate limited, so the 20 req/s default limit is not what we measure);
 #   3b. CPU milliseconds per small request in each process role, for both apps
 #      (benchmarks/cpu_cost.py): where the time goes;
+#   3b'. a lone small request through wrk (when installed): c=1 without the Python client;
 #   3c. the same app with one model call per request (max_calls_in_flight: null, sized as
 #      before call coalescing), small workload: what deployments/call_coalescer.py buys;
 #   4. cold start: `make up` to the first 200 (benchmarks/cold_start.py; COLD_START=0 skips);
@@ -189,6 +190,23 @@ start_cluster "$(env -u FAST_PATH bash -c 'source cluster/local/env.sh && echo "
 TUNED_FAST_PATH=$FAST_PATH
 write_config tuned "$RUN_DIR/tuned.yaml"
 cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
+# First, on the idle cluster, a lone small request through wrk (C): the c=1 latency
+# without the Python client's own share (about 1 ms here), so "what serving adds" is the
+# server's alone. Skipped without wrk (apt-get install wrk).
+C1_SECTION=
+if command -v wrk >/dev/null; then
+  CONCURRENCY=1 API_KEY=$API_KEY sweep tuned-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk
+  C1_SECTION=$(cat <<JSON
+,
+    {
+      "title": "A lone small request through a C client ($SMALL_TEXTS x $SMALL_WORDS words, wrk)",
+      "description": "Concurrency 1 from wrk instead of the Python load generator: the latency over the bare model call without the client's own share.",
+      "raw_replica": "$OUT_DIR/raw-replica.json",
+      "runs": {"tuned": "$OUT_DIR/tuned-c1-wrk.json"}
+    }
+JSON
+  )
+fi
 API_KEY=$API_KEY sweep tuned-small "$SMALL_TEXTS" "$SMALL_WORDS"
 API_KEY=$API_KEY sweep tuned-batch "$TEXTS" "$WORDS"
 cpu_cost tuned "$API_KEY"
@@ -241,7 +259,7 @@ cat >"$OUT_DIR/plan.json" <<JSON
       "description": "The tuned app against itself with one model call per request (max_calls_in_flight: null), same cluster: what sharing calls (deployments/call_coalescer.py) buys.",
       "baseline": "one call per request",
       "runs": {"one call per request": "$OUT_DIR/percall-small.json", "tuned": "$OUT_DIR/tuned-small.json"}
-    }
+    }$C1_SECTION
   ]
 }
 JSON
