@@ -191,7 +191,7 @@ TUNED_FAST_PATH=$FAST_PATH
 write_config tuned "$RUN_DIR/tuned.yaml"
 cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
 # First, on the idle cluster, a lone small request through wrk (C): the c=1 latency
-# without the Python client's own share (about 1 ms here), so "what serving adds" is the
+# without the Python client's own share (under a millisecond here), so "what serving adds" is the
 # server's alone. Skipped without wrk (apt-get install wrk).
 C1_SECTION=
 if command -v wrk >/dev/null; then
