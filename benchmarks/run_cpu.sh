@@ -191,8 +191,8 @@ TUNED_FAST_PATH=$FAST_PATH
 write_config tuned "$RUN_DIR/tuned.yaml"
 cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
 # First, on the idle cluster, a lone small request through wrk (C): the c=1 latency
-# without the Python client's own share (under a millisecond here), so "what serving adds" is the
-# server's alone. Skipped without wrk (apt-get install wrk).
+# without the Python client's own share (under a millisecond here), so "what serving
+# adds" is the server's alone. Skipped without wrk (apt-get install wrk).
 C1_SECTION=
 if command -v wrk >/dev/null; then
   CONCURRENCY=1 API_KEY=$API_KEY sweep tuned-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk
