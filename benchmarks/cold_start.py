@@ -80,6 +80,10 @@ def measure(url: str = "http://127.0.0.1:8000", timeout_s: float = 300) -> dict:
             stop.set()
             poller.join()
             subprocess.run(["make", "down"], cwd=ROOT, env=env, capture_output=True)
+            # make down keeps Ray's temp dir (logs), as it should for a real cluster; this
+            # one was throwaway.
+            stop_sh = str(ROOT / "cluster" / "local" / "stop.sh")
+            subprocess.run([stop_sh, "--purge"], cwd=ROOT, env=env, capture_output=True)
     seconds = result.get("first_200_s")
     if seconds is None:
         raise RuntimeError("no 200 from /v1/embeddings after make up")

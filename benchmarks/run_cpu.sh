@@ -100,7 +100,7 @@ PY
 
 stop_cluster() {
   [[ -n ${RUN_DIR:-} ]] || return 0
-  cluster/local/stop.sh || true
+  cluster/local/stop.sh --purge || true
   rm -rf "$RUN_DIR"
   RUN_DIR=
   unset FAST_PATH

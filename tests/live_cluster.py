@@ -269,10 +269,20 @@ class LiveCluster:
                 time.sleep(0.5)
 
     def stop(self) -> None:
-        """stop.sh, then prove nothing of this cluster's process session is left."""
+        """stop.sh, then prove nothing of this cluster's process session is left, nor its
+        Ray temp dir (--purge: a test cluster's logs go with its run dir)."""
         # The head's session and those of any worker nodes (add_worker.sh).
         sids = [f.read_text().strip() for f in self.run_dir.glob("*.sid")]
-        self.script("stop.sh", timeout=120)
+        ray_tmpdir = subprocess.run(
+            ["bash", "-c", f'source "{LOCAL / "env.sh"}" && printf %s "$RAY_TMPDIR"'],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        self.script("stop.sh", "--purge", timeout=120)
+        assert ray_tmpdir and not Path(ray_tmpdir).exists(), f"{ray_tmpdir} left after stop"
         for sid in sids:
             left = subprocess.run(["pgrep", "-s", sid], capture_output=True, text=True).stdout
             assert not left.strip(), f"ray processes left after stop.sh: {left.split()}"
