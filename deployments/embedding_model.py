@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -170,7 +170,7 @@ class EmbeddingModel:
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, ServingError):
                 raise r
-        return [r for r in results if isinstance(r, EmbedResult | ServingError)]
+        return cast(list[EmbedResult | ServingError], results)
 
     @serve.batch(
         max_batch_size=_DEFAULT_BATCH.max_batch_size,

@@ -54,9 +54,9 @@ class ServingState:
         self.created = int(time.time())
         self._dimensions: dict[str, int] = {}
         self._coalescers = {
-            m.name: self._embed_coalescer(m)
+            m.name: self._embed_coalescer(m, m.max_calls_in_flight)
             for m in args.models
-            if m.max_calls_in_flight and m.name in self.models
+            if m.max_calls_in_flight is not None and m.name in self.models
         }
 
     def handle(self, model: str, kind: ModelKind | None = None) -> DeploymentHandle:
@@ -99,7 +99,9 @@ class ServingState:
                     param="input",
                 )
 
-    def _embed_coalescer(self, spec: EmbeddingModelArgs) -> CallCoalescer[list[str], EmbedResult]:
+    def _embed_coalescer(
+        self, spec: EmbeddingModelArgs, max_calls: int
+    ) -> CallCoalescer[list[str], EmbedResult]:
         handle = self.models[spec.name]
 
         async def send(requests: list[list[str]], timeout_s: float) -> list[EmbedAnswer]:
@@ -110,7 +112,7 @@ class ServingState:
 
         return CallCoalescer(
             send,
-            max_in_flight=spec.max_calls_in_flight or 1,  # None: no coalescer
+            max_in_flight=max_calls,
             max_items=spec.max_inputs_per_call,
             max_waiting=spec.max_waiting_requests,
             size=len,

