@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import loadgen
+from benchmarks.workload import STAGES
 
 
 def _commit() -> str:
@@ -204,13 +205,7 @@ def render(plan: dict[str, Any]) -> str:
 
 _STAGE_ROWS = {
     "client": "**client latency**",
-    "http": "client, HTTP, HAProxy, Serve's ASGI wrapper",
-    "ingress": "ingress app: auth, validation, rendering",
-    "slot": "waiting in the ingress for a model call slot",
-    "hop": "Ray handle hop: router, gRPC both ways, replica wrapper",
-    "replica": "model replica's own code (batching, results)",
-    "queue": "waiting for a batch",
-    "forward": "forward pass, tokenization included",
+    **{key: stage.label for key, stage in STAGES.items()},
 }
 
 

@@ -10,7 +10,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -76,16 +76,28 @@ def summarize(
 
 # Server-Timing stages the app sends (deployments/server_timing.py), in milliseconds.
 _TIMING = re.compile(r"([A-Za-z_]+);dur=([0-9.]+)")
+
+
+class Stage(NamedTuple):
+    span: str  # the stamp (or `client`, the client's own latency) it is cut from
+    nested: tuple[str, ...]  # the stamps inside that span, which are stages of their own
+    label: str  # its row in RESULTS.md
+
+
 # Each request's latency, cut at the stamps the server sends: a stage is its span less
-# the spans nested in it.
-STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "http": ("client", ("app",)),  # client, network, HAProxy, Serve's ASGI wrapper
-    "ingress": ("app", ("call",)),  # FastAPI: auth, validation, rendering the response
-    "slot": ("slot", ()),  # waiting in the ingress for a model call slot
-    "hop": ("call", ("slot", "replica")),  # Ray handle: router, gRPC both ways, replica wrapper
-    "replica": ("replica", ("queue", "forward")),  # the model replica's own code
-    "queue": ("queue", ()),  # waiting for a batch
-    "forward": ("forward", ()),  # the forward pass, tokenization included
+# the spans nested in it. In the order a request meets them.
+STAGES: dict[str, Stage] = {
+    "http": Stage("client", ("app",), "client, HTTP, HAProxy, Serve's ASGI wrapper"),
+    "ingress": Stage("app", ("call",), "ingress app: auth, validation, rendering"),
+    "slot": Stage("slot", (), "waiting in the ingress for a model call slot"),
+    "hop": Stage(
+        "call", ("slot", "replica"), "Ray handle hop: router, gRPC both ways, replica wrapper"
+    ),
+    "replica": Stage(
+        "replica", ("queue", "forward"), "model replica's own code (batching, results)"
+    ),
+    "queue": Stage("queue", (), "waiting for a batch"),
+    "forward": Stage("forward", (), "forward pass, tokenization included"),
 }
 
 
@@ -101,13 +113,13 @@ def parse_server_timing(header: str | None) -> dict[str, float]:
 def stage_breakdown(samples: Iterable[Mapping[str, float]]) -> dict[str, float] | None:
     """Median milliseconds per stage over requests that carried every stamp, plus the
     median client latency of those requests (`client`) and how many they were (`n`)."""
-    needed = {span for span, _ in STAGES.values()} - OPTIONAL_SPANS
+    needed = {stage.span for stage in STAGES.values()} - OPTIONAL_SPANS
     rows = [{**dict.fromkeys(OPTIONAL_SPANS, 0.0), **r} for r in samples if needed <= r.keys()]
     if not rows:
         return None
     out = {
         name: float(np.median([r[span] - sum(r[n] for n in nested) for r in rows]))
-        for name, (span, nested) in STAGES.items()
+        for name, (span, nested, _) in STAGES.items()
     }
     out["client"] = float(np.median([r["client"] for r in rows]))
     out["n"] = float(len(rows))
