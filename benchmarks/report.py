@@ -135,7 +135,44 @@ def summarize_section(section: dict[str, Any]) -> dict[str, Any]:
             if bare and c1 and c1.get("p50_ms") is not None:
                 name = f"{label} c=1 p50 over the bare model call{key} ({threads} thr) (ms)"
                 out[name] = c1["p50_ms"] - bare["batch_p50_ms"]
+    idle = _idle_gap(section)
+    if idle:
+        idle_ms, threads, back_to_back, after_idle = idle
+        name = f"bare model call after {idle_ms:g} ms idle, over back to back ({threads} thr) (ms)"
+        out[name] = after_idle - back_to_back
     return out
+
+
+def _idle_gap(section: dict[str, Any]) -> tuple[float, int, float, float] | None:
+    """(idle ms, threads, back-to-back p50, after-idle p50) of the bare call at batch 1,
+    when the section has both runs (raw_model.py without and with --idle-ms)."""
+    busy, idle = section.get("raw_replica"), section.get("raw_replica_idle")
+    if not busy or not idle:
+        return None
+    p50 = [{s["batch_size"]: s for s in r["steps"]}.get(1) for r in (busy, idle)]
+    if not p50[0] or not p50[1]:
+        return None
+    threads = idle["machine"]["torch_threads"]
+    return idle["workload"]["idle_ms"], threads, p50[0]["batch_p50_ms"], p50[1]["batch_p50_ms"]
+
+
+def _idle_table(section: dict[str, Any]) -> list[str]:
+    idle = _idle_gap(section)
+    if not idle:
+        return []
+    idle_ms, threads, back_to_back, after_idle = idle
+    return [
+        f"### The bare model call, back to back and after idling ({threads} thr, batch 1)",
+        "",
+        "A served model idles between lone requests; benchmarks/raw_model.py --idle-ms sleeps "
+        "before each call to see what that costs the call itself on this machine.",
+        "",
+        "| bare call | p50 ms |",
+        "| --- | ---: |",
+        f"| back to back | {back_to_back:.1f} |",
+        f"| after {idle_ms:g} ms idle | {after_idle:.1f} |",
+        "",
+    ]
 
 
 def _format_figure(key: str, value: float) -> str:
@@ -198,6 +235,7 @@ def render(plan: dict[str, Any]) -> str:
         if baseline in runs:
             lines += [f"### Ratios (items/s; baseline: {baseline})", ""]
             lines += _ratio_table(runs, baseline, ceiling)
+        lines += _idle_table(section)
         for label, run in runs.items():
             lines += _stage_table(label, run)
     return "\n".join(lines)
@@ -267,7 +305,8 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         required=True,
         help="JSON: {command, notes: [..], cold_start: FILE?, sections: [{title, description?, "
-        "raw: FILE?, baseline: LABEL?, runs: {LABEL: FILE}}]} (FILEs from raw_model.py, "
+        "raw: FILE?, raw_replica: FILE?, raw_replica_idle: FILE?, baseline: LABEL?, "
+        "runs: {LABEL: FILE}}]} (FILEs from raw_model.py, "
         "loadgen.py and cold_start.py --json)",
     )
     p.add_argument("--out", type=Path, required=True)
@@ -277,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     for section in plan["sections"]:
         section["raw"] = _load(section.get("raw"))
         section["raw_replica"] = _load(section.get("raw_replica"))
+        section["raw_replica_idle"] = _load(section.get("raw_replica_idle"))
         section["runs"] = {label: _load(path) for label, path in section["runs"].items()}
     plan["cold_start"] = _load(plan.get("cold_start"))
     plan["cpu_cost"] = {label: _load(path) for label, path in (plan.get("cpu_cost") or {}).items()}

