@@ -221,7 +221,7 @@ cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
 # First, on the idle cluster, a lone small request through wrk (C): the c=1 latency
 # without the Python client's own share (under a millisecond here), so "what serving
 # adds" is the server's alone. Skipped without wrk (apt-get install wrk).
-C1_SECTION= WRK=
+C1_SECTION= WRK= FLOOR_NOTE= FLOOR_RUNS=
 if command -v wrk >/dev/null; then
   WRK=1
   CONCURRENCY=1 API_KEY=$API_KEY sweep tuned-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk
@@ -252,28 +252,36 @@ if [[ -n $WRK && $PROFILE == cpu ]]; then
   "$PY" -m benchmarks.floor_app --port "$FLOOR_PORT" --source "$MODEL_SOURCE" \
     --threads "$REPLICA_THREADS" &
   FLOOR_PID=$!
-  for _ in $(seq 100); do
+  for attempt in $(seq 120); do # the model loads first: up to a minute on a busy box
     curl -sf -o /dev/null "http://127.0.0.1:$FLOOR_PORT/v1/embeddings" \
       -H 'content-type: application/json' -d '{"input": "ready?"}' && break
-    sleep 0.1
+    ((attempt < 120)) || { echo "floor app never answered on :$FLOOR_PORT" >&2 && exit 1; }
+    sleep 0.5
   done
   SWEEP_URL=http://127.0.0.1:$FLOOR_PORT SWEEP_METRICS_URL= CONCURRENCY=1 \
     sweep floor-uvicorn "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk --api-key ""
   kill "$FLOOR_PID"
   wait "$FLOOR_PID" || true
   FLOOR_PID=
+  FLOOR_NOTE=" The floor apps (benchmarks/floor_app.py) serve the same bare model call behind the thinnest app each path allows (no validation, auth, batching or metrics): their figure is what that path costs a lone request on this machine before any of our code runs."
+  FLOOR_RUNS=$(cat <<JSON
+,
+        "floor: ingress -> model deployment (Serve)": "$OUT_DIR/floor-hop.json",
+        "floor: one deployment (Serve)": "$OUT_DIR/floor-one.json",
+        "floor: one uvicorn process (no Ray)": "$OUT_DIR/floor-uvicorn.json"
+JSON
+  )
+fi
+if [[ -n $WRK ]]; then
   C1_SECTION=$(cat <<JSON
 ,
     {
       "title": "A lone small request through a C client ($SMALL_TEXTS x $SMALL_WORDS words, wrk)",
-      "description": "Concurrency 1 from wrk instead of the Python load generator: the latency over the bare model call without the client's own share. The floor apps (benchmarks/floor_app.py) serve the same bare model call behind the thinnest app each path allows (no validation, auth, batching or metrics): their figure is what that path costs a lone request on this machine before any of our code runs.",
+      "description": "Concurrency 1 from wrk instead of the Python load generator: the latency over the bare model call without the client's own share.${FLOOR_NOTE:-}",
       "raw_replica": "$OUT_DIR/raw-replica.json",
       "raw_replica_idle": "$OUT_DIR/raw-replica-idle.json",
       "runs": {
-        "tuned": "$OUT_DIR/tuned-c1-wrk.json",
-        "floor: ingress -> model deployment (Serve)": "$OUT_DIR/floor-hop.json",
-        "floor: one deployment (Serve)": "$OUT_DIR/floor-one.json",
-        "floor: one uvicorn process (no Ray)": "$OUT_DIR/floor-uvicorn.json"
+        "tuned": "$OUT_DIR/tuned-c1-wrk.json"${FLOOR_RUNS:-}
       }
     }
 JSON
