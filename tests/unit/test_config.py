@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from deployments.config import AppArgs, BatchConfig
+from tests.kuberay_manifests import load_manifest, serve_config
 from tests.live_cluster import ROOT, base_config
-
-
-def kuberay_serve_config(profile: str) -> dict[str, Any]:
-    """serveConfigV2 of a committed KubeRay manifest."""
-    name = "rayservice.yaml" if profile == "cpu" else f"rayservice-{profile}.yaml"
-    manifest = yaml.safe_load((ROOT / "cluster" / "kuberay" / name).read_text())
-    config: dict[str, Any] = yaml.safe_load(manifest["spec"]["serveConfigV2"])
-    return config
 
 
 def test_serve_config_args_validate() -> None:
@@ -48,7 +38,7 @@ def test_model_admits_every_call_the_ingress_may_hold_open(profile: str) -> None
     model (deployments/call_coalescer.py): the model must admit them all at the ingress's
     max_replicas, or the surplus is shed with 503; and its autoscaling target, counted in
     calls, must sit below what one busy ingress holds, or it never scales out."""
-    config = base_config() if profile == "cpu" else kuberay_serve_config("gpu")
+    config = base_config() if profile == "cpu" else serve_config(load_manifest("gpu"))
     (app,) = config["applications"]
     args = AppArgs.model_validate(app["args"])
     deployments = {d["name"]: d for d in app["deployments"]}

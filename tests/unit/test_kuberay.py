@@ -21,14 +21,13 @@ import yaml
 from packaging.requirements import Requirement
 
 from tests.fast_path import local_fast_path_env
+from tests.kuberay_manifests import KUBERAY, MANIFESTS, load_manifest, serve_config
 
 ROOT = Path(__file__).resolve().parents[2]
-KUBERAY = ROOT / "cluster" / "kuberay"
 GENERATE = KUBERAY / "generate.py"
 PODMONITOR = KUBERAY / "podmonitor.yaml"
 SCHEMA_DIR = ROOT.parent / "shared" / "schemas" / "kuberay"
 RAYSERVICE_CRD = SCHEMA_DIR / "ray.io_rayservices.yaml"
-MANIFESTS = {"cpu": KUBERAY / "rayservice.yaml", "gpu": KUBERAY / "rayservice-gpu.yaml"}
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
@@ -82,11 +81,6 @@ def cluster_config(manifest: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def serve_config(manifest: dict[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load(manifest["spec"]["serveConfigV2"])
-    return config
-
-
 def pod_specs(manifest: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(group name, pod template) for the head and every worker group."""
     config = cluster_config(manifest)
@@ -126,7 +120,7 @@ def profile(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def manifest(profile: str) -> dict[str, Any]:
-    return load(MANIFESTS[profile])
+    return load_manifest(profile)
 
 
 # --- (a) the committed manifests are what the generator prints now ---------------------------
@@ -330,7 +324,7 @@ def test_crd_check_rejects_bad_fields(
     value: Any,
     expected: str,
 ) -> None:
-    document = copy.deepcopy(load(MANIFESTS["cpu"]))
+    document = copy.deepcopy(load_manifest("cpu"))
     node = document
     for part in path:
         node = node[part]
@@ -344,7 +338,7 @@ def test_crd_check_rejects_bad_fields(
 def test_crd_check_accepts_int_or_string_quantities(
     rayservice_validator: jsonschema.Draft7Validator, cpu: int | str
 ) -> None:
-    document = copy.deepcopy(load(MANIFESTS["cpu"]))
+    document = copy.deepcopy(load_manifest("cpu"))
     (container,) = cluster_config(document)["headGroupSpec"]["template"]["spec"]["containers"]
     container["resources"]["limits"]["cpu"] = cpu
     container["resources"]["requests"]["cpu"] = cpu

@@ -17,6 +17,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from tests.fast_path import local_fast_path_env
+from tests.kuberay_manifests import load_manifest, serve_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = ROOT / "cluster" / "launcher" / "cluster.yaml"
@@ -171,8 +172,7 @@ def test_all_node_types_share_one_ami() -> None:
 def test_vms_and_kubernetes_run_the_same_release() -> None:
     # Both download the code from one repository at the tag of the project version;
     # editing the URL in one place only would split the fleet across two sources.
-    rayservice = yaml.safe_load((ROOT / "cluster" / "kuberay" / "rayservice.yaml").read_text())
-    (app,) = yaml.safe_load(rayservice["spec"]["serveConfigV2"])["applications"]
+    (app,) = serve_config(load_manifest("cpu"))["applications"]
     zip_url = app["runtime_env"]["working_dir"]
     repo, _, archive = zip_url.partition("/archive/refs/tags/")
     assert archive == f"v{project()['version']}.zip"
