@@ -30,6 +30,7 @@ import httpx
 import yaml
 
 from tests.credentials import JwtIssuer, issue_keys
+from tests.fast_path import env_sh_values
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "cluster" / "local"
@@ -273,14 +274,7 @@ class LiveCluster:
         Ray temp dir (--purge: a test cluster's logs go with its run dir)."""
         # The head's session and those of any worker nodes (add_worker.sh).
         sids = [f.read_text().strip() for f in self.run_dir.glob("*.sid")]
-        ray_tmpdir = subprocess.run(
-            ["bash", "-c", f'source "{LOCAL / "env.sh"}" && printf %s "$RAY_TMPDIR"'],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
+        ray_tmpdir = env_sh_values(["RAY_TMPDIR"], self.env)["RAY_TMPDIR"]
         self.script("stop.sh", "--purge", timeout=120)
         assert ray_tmpdir and not Path(ray_tmpdir).exists(), f"{ray_tmpdir} left after stop"
         for sid in sids:
