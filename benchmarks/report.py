@@ -98,6 +98,11 @@ def _peak(run: dict[str, Any]) -> float:
     return max((s["items_per_s"] for s in run["steps"]), default=0.0)
 
 
+def _bare_step(raw: dict[str, Any], batch_size: int) -> dict[str, Any] | None:
+    """raw_model.py's step at `batch_size`, if it ran one."""
+    return {s["batch_size"]: s for s in raw["steps"]}.get(batch_size)
+
+
 def summarize_section(section: dict[str, Any]) -> dict[str, Any]:
     """The figures the goals are stated in, for one workload."""
     runs, baseline, raw = section["runs"], section.get("baseline"), section.get("raw")
@@ -130,7 +135,7 @@ def summarize_section(section: dict[str, Any]) -> dict[str, Any]:
         threads = bare_raw["machine"]["torch_threads"]
         for label, run in runs.items():
             size = run["workload"]["texts_per_request"]
-            bare = {s["batch_size"]: s for s in bare_raw["steps"]}.get(size)
+            bare = _bare_step(bare_raw, size)
             c1 = {s["concurrency"]: s for s in run["steps"]}.get(1)
             if bare and c1 and c1.get("p50_ms") is not None:
                 name = f"{label} c=1 p50 over the bare model call{key} ({threads} thr) (ms)"
@@ -149,11 +154,16 @@ def _idle_gap(section: dict[str, Any]) -> tuple[float, int, float, float] | None
     busy, idle = section.get("raw_replica"), section.get("raw_replica_idle")
     if not busy or not idle:
         return None
-    p50 = [{s["batch_size"]: s for s in r["steps"]}.get(1) for r in (busy, idle)]
-    if not p50[0] or not p50[1]:
+    back_to_back, after_idle = _bare_step(busy, 1), _bare_step(idle, 1)
+    if not back_to_back or not after_idle:
         return None
     threads = idle["machine"]["torch_threads"]
-    return idle["workload"]["idle_ms"], threads, p50[0]["batch_p50_ms"], p50[1]["batch_p50_ms"]
+    return (
+        idle["workload"]["idle_ms"],
+        threads,
+        back_to_back["batch_p50_ms"],
+        after_idle["batch_p50_ms"],
+    )
 
 
 def _idle_table(section: dict[str, Any]) -> list[str]:
