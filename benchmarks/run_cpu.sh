@@ -81,19 +81,24 @@ done
   --idle-ms 5 --text-length "$SMALL_WORDS" --source "$MODEL_SOURCE" \
   --json "$OUT_DIR/raw-replica-idle.json"
 
+free_ports() { # N: N distinct ports free on 127.0.0.1 right now, on one line
+  "$PY" - "$1" <<'PY'
+import socket
+import sys
+
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+PY
+}
+
 start_cluster() { # FAST_PATH: a private cluster with every port free and its own run dir
   RUN_DIR=$(mktemp -d /tmp/rsic-bench-XXXXXX)
   export RUN_DIR FAST_PATH=$1
   read -r RAY_PORT DASHBOARD_PORT METRICS_PORT CLIENT_PORT AGENT_PORT AGENT_GRPC_PORT \
     RUNTIME_ENV_AGENT_PORT SERVE_PORT HAPROXY_STATS_PORT HAPROXY_METRICS_PORT \
-    FALLBACK_PROXY_PORT < <("$PY" - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(11)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-PY
-  )
+    FALLBACK_PROXY_PORT < <(free_ports 11)
   export RAY_PORT DASHBOARD_PORT METRICS_PORT CLIENT_PORT AGENT_PORT AGENT_GRPC_PORT \
     RUNTIME_ENV_AGENT_PORT SERVE_PORT HAPROXY_STATS_PORT HAPROXY_METRICS_PORT FALLBACK_PROXY_PORT
   export RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT
@@ -221,9 +226,10 @@ cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
 # First, on the idle cluster, a lone small request through wrk (C): the c=1 latency
 # without the Python client's own share (under a millisecond here), so "what serving
 # adds" is the server's alone. Skipped without wrk (apt-get install wrk).
-C1_SECTION= WRK= FLOOR_NOTE= FLOOR_RUNS=
+C1_SECTION= WRK= FLOOR= FLOOR_NOTE= FLOOR_RUNS=
 if command -v wrk >/dev/null; then
   WRK=1
+  [[ $PROFILE != cpu ]] || FLOOR=1 # the c=1 floor (below) is this box's goal, CPU only
   CONCURRENCY=1 API_KEY=$API_KEY sweep tuned-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk
 fi
 API_KEY=$API_KEY sweep tuned-small "$SMALL_TEXTS" "$SMALL_WORDS"
@@ -236,7 +242,7 @@ cluster/local/deploy.sh "$RUN_DIR/percall.yaml"
 API_KEY=$API_KEY sweep percall-small "$SMALL_TEXTS" "$SMALL_WORDS"
 # The c=1 floor (benchmarks/floor_app.py): the bare model call behind the thinnest apps of
 # the same shape, measured as above: what the serving path costs before any of our code.
-if [[ -n $WRK && $PROFILE == cpu ]]; then
+if [[ -n $FLOOR ]]; then
   write_config floor "$RUN_DIR/floor.yaml"
   cluster/local/deploy.sh "$RUN_DIR/floor.yaml"
   for kind in hop one; do
@@ -246,9 +252,9 @@ if [[ -n $WRK && $PROFILE == cpu ]]; then
 fi
 stop_cluster
 unset FAST_PATH
-if [[ -n $WRK && $PROFILE == cpu ]]; then
+if [[ -n $FLOOR ]]; then
   # And without Ray: one uvicorn process, on a machine with no cluster running.
-  FLOOR_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  FLOOR_PORT=$(free_ports 1)
   "$PY" -m benchmarks.floor_app --port "$FLOOR_PORT" --source "$MODEL_SOURCE" \
     --threads "$REPLICA_THREADS" &
   FLOOR_PID=$!
