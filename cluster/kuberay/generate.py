@@ -38,10 +38,11 @@ import copy
 import math
 import os
 import sys
+import textwrap
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import yaml
@@ -256,17 +257,99 @@ def demand(config: dict[str, Any]) -> Demand:
 
 
 # --- Manifest -----------------------------------------------------------------------------
+# The RayService is plain data, dicts and lists in the order the manifest shows them, and
+# dump() prints it. YAML's data model has no comments, so the ones an operator reads ride
+# on the keys they explain: Key("replicas", "text printed above it", after="at line end").
 
 
-# Every Ray pod gets the ingress's API keys; one definition, indented where each group needs it.
-API_KEYS_VOLUME = """\
-# API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
-# files in place on update, and the ingress re-reads them, so rotation needs no
-# restart. Every group mounts it since Serve may place an ingress anywhere.
-volumes:
-  - name: api-keys
-    secret:
-      secretName: {secret}"""
+class Key(str):
+    """A mapping key that dump() prints with comments: ``above`` (a block of text, dedented)
+    on the lines before the key, ``after`` at the end of its line."""
+
+    above: str
+    after: str
+
+    def __new__(cls, key: str, above: str = "", *, after: str = "") -> Key:
+        self = super().__new__(cls, key)
+        self.above = above
+        self.after = after
+        return self
+
+
+class Quoted(str):
+    """A string dump() double-quotes: the versions, ports and quantities that Kubernetes
+    wants as strings, quoted so a reader editing the manifest keeps them strings."""
+
+
+class Block(str):
+    """A multi-line string dump() prints as a literal block (``|``)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style with sequences indented under their key, as the Kubernetes docs write
+    them, and no anchors where two places share one dict."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _string(style: str | None) -> Callable[[_Dumper, str], yaml.ScalarNode]:
+    return lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style)
+
+
+_Dumper.add_representer(Key, _string(None))
+_Dumper.add_representer(Quoted, _string('"'))
+_Dumper.add_representer(Block, _string("|"))
+
+
+def _comment(text: str, column: int) -> list[str]:
+    pad = " " * column
+    return [f"{pad}# {line}".rstrip() for line in textwrap.dedent(text).strip("\n").splitlines()]
+
+
+def dump(document: dict[str, Any], header: str) -> str:
+    """``document`` as YAML below the ``header`` comment, with every Key's comments."""
+    text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=1 << 16)
+    lines = text.splitlines()
+    above: dict[int, list[str]] = {}
+
+    def attach(data: Any, node: Any) -> None:
+        # The data and the node tree of the printed text side by side: a Key's node has the
+        # line and column its comments go to.
+        if isinstance(data, dict):
+            for (key, value), (key_node, value_node) in zip(data.items(), node.value, strict=True):
+                if isinstance(key, Key):
+                    mark = key_node.start_mark
+                    above[mark.line] = _comment(key.above, mark.column)
+                    if key.after:
+                        lines[mark.line] += f"  # {key.after}"
+                attach(value, value_node)
+        elif isinstance(data, list):
+            for item, item_node in zip(data, node.value, strict=True):
+                attach(item, item_node)
+
+    attach(document, yaml.compose(text, Loader=yaml.SafeLoader))
+    out = _comment(header, 0)
+    for number, line in enumerate(lines):
+        out += above.get(number, [])
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+# Every Ray pod gets the ingress's API keys; spread into each pod spec.
+API_KEYS_VOLUME = {
+    Key(
+        "volumes",
+        """
+        API keys (hashes only) for the ingress, from a Secret: kubelet swaps the
+        files in place on update, and the ingress re-reads them, so rotation needs no
+        restart. Every group mounts it since Serve may place an ingress anywhere.
+        """,
+    ): [{"name": "api-keys", "secret": {"secretName": API_KEYS_SECRET}}],
+}
 
 # Serve's fast path, as `make up` runs it (FAST_PATH=haproxy in cluster/local/env.sh;
 # benchmarks/RESULTS.md has what it buys). Every Ray process reads these at import, so
@@ -276,179 +359,31 @@ volumes:
 # above ~10k, which KubeRay's generated `ulimit -n 65536; ray start ...` provides.
 FAST_PATH_ENV = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PROXY": "1"}
 
-CONTAINER_ENV = """\
-env:
-  - name: RSIC_API_KEYS_FILE
-    value: {path}
-{fast_path}
-volumeMounts:
-  - name: api-keys
-    mountPath: {dir}
-    readOnly: true"""
+# Every Ray container: where the ingress finds the API keys, and the fast-path switches.
+CONTAINER_ENV = {
+    "env": [
+        {"name": "RSIC_API_KEYS_FILE", "value": f"{API_KEYS_DIR}/api_keys.json"},
+        *({"name": name, "value": Quoted(value)} for name, value in FAST_PATH_ENV.items()),
+    ],
+    "volumeMounts": [{"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True}],
+}
+
+METRICS_START_PARAMS = {"metrics-export-port": Quoted(str(METRICS_PORT))}
 
 
-def indent(text: str, spaces: int) -> str:
-    pad = " " * spaces
-    return "\n".join(pad + line if line else line for line in text.splitlines())
-
-
-def resources_block(size: PodSize) -> str:
-    quantities = [f'cpu: "{size.cpu}"', f"memory: {size.memory}"]
+def resources(size: PodSize) -> dict[str, Any]:
+    quantities: dict[str, Any] = {"cpu": Quoted(size.cpu), "memory": size.memory}
     if size.gpus:
-        quantities.append(f'nvidia.com/gpu: "{size.gpus}"')
-    body = "\n".join(f"  {q}" for q in quantities)
-    return f"requests:\n{body}\nlimits:\n{body}"
+        quantities["nvidia.com/gpu"] = Quoted(str(size.gpus))
+    return {"requests": quantities, "limits": quantities}
 
 
-MANIFEST = Template(
-    """\
-# GENERATED by cluster/kuberay/generate.py from serve_config.yaml - do not edit by hand.
-# Regenerate with `.venv/bin/python cluster/kuberay/generate.py`; tests fail on drift.
-# Profile: $profile. Deploy: see cluster/README.md (the auth Secret must exist first).
-# Needs a KubeRay operator whose CRD has rayClusterConfig.authOptions.secretName
-# (`kubectl explain rayservice.spec.rayClusterConfig.authOptions`).
-apiVersion: ray.io/v1
-kind: RayService
-metadata:
-  name: $name
-  labels:
-    app.kubernetes.io/name: $app_label
-    app.kubernetes.io/version: "$project_version"
-spec:
-  # The head pod runs no replicas (num-cpus 0 below) but still starts a proxy; keeping it
-  # out of the serve Service leaves its CPU to the GCS and the Serve controller, whose
-  # stalls would hurt the whole cluster.
-  excludeHeadPodFromServeSvc: true
-  # A change under rayClusterConfig (image, sizes, groups) starts a new cluster, waits
-  # until its applications are healthy, then moves the Service to it: no downtime, at the
-  # price of both clusters' pods during the switch. serveConfigV2 changes never take this
-  # path: KubeRay sends them to the running cluster, which updates in place.
-  upgradeStrategy:
-    type: NewCluster
-  # serve_config.yaml, with the Kubernetes differences documented in generate.py.
-  serveConfigV2: |
-$serve_config
-  rayClusterConfig:
-    # KubeRay chooses start commands and features by this; it must match the image.
-    rayVersion: "$ray_version"
-    # Serve autoscaling asks Ray for replicas; Ray's autoscaler turns unmet requests into
-    # worker pods within each group's minReplicas..maxReplicas.
-    enableInTreeAutoscaling: true
-    autoscalerOptions:
-      upscalingMode: Default
-      # Longer than Serve's downscale_delay_s, so a node outlives the replicas it held
-      # and a returning burst finds it warm instead of waiting for a new pod.
-      idleTimeoutSeconds: 300
-      resources:
-$autoscaler_resources
-    # Ray token auth. The operator injects RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (a
-    # secretKeyRef to key `auth_token` of this Secret) into every Ray container, and uses
-    # the same token for its own dashboard calls that push serveConfigV2. Setting those
-    # env vars by hand instead would leave the operator's calls unauthenticated.
-    authOptions:
-      mode: token
-      secretName: $auth_secret
-    headGroupSpec:
-      rayStartParams:
-        # No replicas on the head: it holds the GCS and the Serve controller, which must
-        # stay responsive when models saturate the CPUs.
-        num-cpus: "0"
-        # Pinned rather than left to KubeRay's default so the PodMonitor's port is fixed.
-        metrics-export-port: "$metrics_port"
-      template:
-        metadata:
-          labels:
-            app.kubernetes.io/name: $app_label  # the PodMonitor selects on this
-        spec:
-$api_keys_volume_10
-          containers:
-            - name: ray-head
-              image: $cpu_image
-              # requests == limits (Guaranteed QoS): Ray sizes itself from the limits,
-              # and a pod that can be squeezed below them would time out heartbeats.
-              resources:
-$head_resources
-              ports:
-                - containerPort: $gcs_port
-                  name: gcs-server
-                - containerPort: $dashboard_port
-                  name: dashboard
-                - containerPort: $serve_port
-                  name: serve  # KubeRay's serve Service targets this port by name
-                - containerPort: $metrics_port
-                  name: metrics
-$container_env_14
-    workerGroupSpecs:
-      - groupName: cpu
-        # Enough pods for every CPU deployment at max_replicas (sum of num_cpus x
-        # max_replicas over $cpu_worker_cpus CPUs per pod, rounded up) plus one spare, so
-        # bin-packing leftovers or a draining pod never block a scale-up.
-        replicas: $cpu_min
-        minReplicas: $cpu_min
-        maxReplicas: $cpu_max
-        rayStartParams:
-          metrics-export-port: "$metrics_port"
-        template:
-          metadata:
-            labels:
-              app.kubernetes.io/name: $app_label
-          spec:
-            # Past the longest graceful_shutdown_timeout_s in serve_config.yaml, so a
-            # replica finishes its in-flight batch before the pod is killed.
-            terminationGracePeriodSeconds: $grace_s
-$api_keys_volume_12
-            containers:
-              - name: ray-worker
-                image: $cpu_image
-                resources:
-$cpu_worker_resources
-                ports:
-                  - containerPort: $serve_port
-                    name: serve
-                  - containerPort: $metrics_port
-                    name: metrics
-$container_env_16
-$gpu_group"""
-)
+def port(number: int, name: str, note: str = "") -> dict[str, Any]:
+    return {"containerPort": number, Key("name", after=note): name}
 
-GPU_GROUP = Template(
-    """\
-      - groupName: gpu
-        # One GPU per pod, so one pod per model replica: min and max follow the model
-        # deployments' min_replicas and max_replicas.
-        replicas: $gpu_min
-        minReplicas: $gpu_min
-        maxReplicas: $gpu_max
-        # KubeRay advertises num-gpus from the nvidia.com/gpu limit below.
-        rayStartParams:
-          metrics-export-port: "$metrics_port"
-        template:
-          metadata:
-            labels:
-              app.kubernetes.io/name: $app_label
-          spec:
-            terminationGracePeriodSeconds: $grace_s
-            # Managed GPU node pools (EKS, GKE, AKS) taint their nodes so that only pods
-            # which asked for a GPU land there.
-            tolerations:
-              - key: nvidia.com/gpu
-                operator: Exists
-                effect: NoSchedule
-$api_keys_volume_12
-            containers:
-              - name: ray-worker
-                # Same Ray and Python as the CPU image, plus the CUDA runtime.
-                image: $gpu_image
-                resources:
-$gpu_worker_resources
-                ports:
-                  - containerPort: $serve_port
-                    name: serve
-                  - containerPort: $metrics_port
-                    name: metrics
-$container_env_16
-"""
-)
+
+def worker_ports(serve_port: int) -> list[dict[str, Any]]:
+    return [port(serve_port, "serve"), port(METRICS_PORT, "metrics")]
 
 
 def serve_config_text(config: dict[str, Any], profile: str) -> str:
@@ -471,6 +406,170 @@ def grace_seconds(config: dict[str, Any]) -> int:
     return math.ceil(longest) + 10  # Ray's own shutdown after the replicas drain
 
 
+def head_group(image: str, serve_port: int) -> dict[str, Any]:
+    container = {
+        "name": "ray-head",
+        "image": image,
+        Key(
+            "resources",
+            """
+            requests == limits (Guaranteed QoS): Ray sizes itself from the limits,
+            and a pod that can be squeezed below them would time out heartbeats.
+            """,
+        ): resources(HEAD),
+        "ports": [
+            port(GCS_PORT, "gcs-server"),
+            port(DASHBOARD_PORT, "dashboard"),
+            port(serve_port, "serve", "KubeRay's serve Service targets this port by name"),
+            port(METRICS_PORT, "metrics"),
+        ],
+        **CONTAINER_ENV,
+    }
+    return {
+        "rayStartParams": {
+            Key(
+                "num-cpus",
+                """
+                No replicas on the head: it holds the GCS and the Serve controller, which must
+                stay responsive when models saturate the CPUs.
+                """,
+            ): Quoted("0"),
+            Key(
+                "metrics-export-port",
+                "Pinned rather than left to KubeRay's default so the PodMonitor's port is fixed.",
+            ): Quoted(str(METRICS_PORT)),
+        },
+        "template": {
+            "metadata": {
+                "labels": {
+                    Key("app.kubernetes.io/name", after="the PodMonitor selects on this"): APP_LABEL
+                },
+            },
+            "spec": {**API_KEYS_VOLUME, "containers": [container]},
+        },
+    }
+
+
+def cpu_group(image: str, serve_port: int, need: Demand, grace_s: int) -> dict[str, Any]:
+    low = max(1, math.ceil(need.cpu_min / CPU_WORKER.cpus))
+    container = {
+        "name": "ray-worker",
+        "image": image,
+        "resources": resources(CPU_WORKER),
+        "ports": worker_ports(serve_port),
+        **CONTAINER_ENV,
+    }
+    return {
+        "groupName": "cpu",
+        Key(
+            "replicas",
+            f"""
+            Enough pods for every CPU deployment at max_replicas (sum of num_cpus x
+            max_replicas over {CPU_WORKER.cpu} CPUs per pod, rounded up) plus one spare, so
+            bin-packing leftovers or a draining pod never block a scale-up.
+            """,
+        ): low,
+        "minReplicas": low,
+        "maxReplicas": math.ceil(need.cpu_max / CPU_WORKER.cpus) + 1,
+        "rayStartParams": METRICS_START_PARAMS,
+        "template": {
+            "metadata": {"labels": {"app.kubernetes.io/name": APP_LABEL}},
+            "spec": {
+                Key(
+                    "terminationGracePeriodSeconds",
+                    """
+                    Past the longest graceful_shutdown_timeout_s in serve_config.yaml, so a
+                    replica finishes its in-flight batch before the pod is killed.
+                    """,
+                ): grace_s,
+                **API_KEYS_VOLUME,
+                "containers": [container],
+            },
+        },
+    }
+
+
+def gpu_group(image: str, serve_port: int, need: Demand, grace_s: int) -> dict[str, Any]:
+    low = math.ceil(need.gpu_min / GPU_WORKER.gpus)
+    container = {
+        "name": "ray-worker",
+        Key("image", "Same Ray and Python as the CPU image, plus the CUDA runtime."): image,
+        "resources": resources(GPU_WORKER),
+        "ports": worker_ports(serve_port),
+        **CONTAINER_ENV,
+    }
+    return {
+        "groupName": "gpu",
+        Key(
+            "replicas",
+            """
+            One GPU per pod, so one pod per model replica: min and max follow the model
+            deployments' min_replicas and max_replicas.
+            """,
+        ): low,
+        "minReplicas": low,
+        "maxReplicas": math.ceil(need.gpu_max / GPU_WORKER.gpus),
+        Key(
+            "rayStartParams", "KubeRay advertises num-gpus from the nvidia.com/gpu limit below."
+        ): METRICS_START_PARAMS,
+        "template": {
+            "metadata": {"labels": {"app.kubernetes.io/name": APP_LABEL}},
+            "spec": {
+                "terminationGracePeriodSeconds": grace_s,
+                Key(
+                    "tolerations",
+                    """
+                    Managed GPU node pools (EKS, GKE, AKS) taint their nodes so that only pods
+                    which asked for a GPU land there.
+                    """,
+                ): [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                **API_KEYS_VOLUME,
+                "containers": [container],
+            },
+        },
+    }
+
+
+def cluster_config(
+    version: str, auth_secret: str, head: dict[str, Any], workers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        Key(
+            "rayVersion",
+            "KubeRay chooses start commands and features by this; it must match the image.",
+        ): Quoted(version),
+        Key(
+            "enableInTreeAutoscaling",
+            """
+            Serve autoscaling asks Ray for replicas; Ray's autoscaler turns unmet requests into
+            worker pods within each group's minReplicas..maxReplicas.
+            """,
+        ): True,
+        "autoscalerOptions": {
+            "upscalingMode": "Default",
+            Key(
+                "idleTimeoutSeconds",
+                """
+                Longer than Serve's downscale_delay_s, so a node outlives the replicas it held
+                and a returning burst finds it warm instead of waiting for a new pod.
+                """,
+            ): 300,
+            "resources": resources(AUTOSCALER),
+        },
+        Key(
+            "authOptions",
+            """
+            Ray token auth. The operator injects RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (a
+            secretKeyRef to key `auth_token` of this Secret) into every Ray container, and uses
+            the same token for its own dashboard calls that push serveConfigV2. Setting those
+            env vars by hand instead would leave the operator's calls unauthenticated.
+            """,
+        ): {"mode": "token", "secretName": auth_secret},
+        "headGroupSpec": head,
+        "workerGroupSpecs": workers,
+    }
+
+
 def render(
     profile: str,
     *,
@@ -486,54 +585,59 @@ def render(
     base = load_serve_config()
     config = k8s_serve_config(base, profile, url)
     need = demand(config)
+    serve_port = config["http_options"].get("port", 8000)
+    cpu_image = f"rayproject/ray:{version}-py311"
+    grace_s = grace_seconds(base)
 
-    cpu_max = math.ceil(need.cpu_max / CPU_WORKER.cpus) + 1
-    cpu_min = max(1, math.ceil(need.cpu_min / CPU_WORKER.cpus))
-    common = {
-        "app_label": APP_LABEL,
-        "metrics_port": METRICS_PORT,
-        "serve_port": config["http_options"].get("port", 8000),
-        "grace_s": grace_seconds(base),
-    }
-    volume = API_KEYS_VOLUME.format(secret=API_KEYS_SECRET)
-    fast_path = "\n".join(
-        f'  - name: {name}\n    value: "{value}"' for name, value in FAST_PATH_ENV.items()
-    )
-    env_and_mounts = CONTAINER_ENV.format(
-        path=f"{API_KEYS_DIR}/api_keys.json", dir=API_KEYS_DIR, fast_path=fast_path
-    )
-    for spaces in (10, 12):
-        common[f"api_keys_volume_{spaces}"] = indent(volume, spaces)
-    for spaces in (14, 16):
-        common[f"container_env_{spaces}"] = indent(env_and_mounts, spaces)
-    gpu_group = ""
+    workers = [cpu_group(cpu_image, serve_port, need, grace_s)]
     if profile == "gpu":
-        gpu_group = GPU_GROUP.substitute(
-            common,
-            gpu_min=math.ceil(need.gpu_min / GPU_WORKER.gpus),
-            gpu_max=math.ceil(need.gpu_max / GPU_WORKER.gpus),
-            gpu_image=f"rayproject/ray:{version}-py311-gpu",
-            gpu_worker_resources=indent(resources_block(GPU_WORKER), 18),
-        )
-    return MANIFEST.substitute(
-        common,
-        profile=profile,
-        name=name,
-        project_version=project_version,
-        serve_config=indent(serve_config_text(config, profile), 4),
-        ray_version=version,
-        autoscaler_resources=indent(resources_block(AUTOSCALER), 8),
-        auth_secret=auth_secret,
-        cpu_image=f"rayproject/ray:{version}-py311",
-        head_resources=indent(resources_block(HEAD), 16),
-        gcs_port=GCS_PORT,
-        dashboard_port=DASHBOARD_PORT,
-        cpu_worker_cpus=CPU_WORKER.cpu,
-        cpu_min=cpu_min,
-        cpu_max=cpu_max,
-        cpu_worker_resources=indent(resources_block(CPU_WORKER), 18),
-        gpu_group=gpu_group,
-    )
+        workers.append(gpu_group(f"{cpu_image}-gpu", serve_port, need, grace_s))
+    spec = {
+        Key(
+            "excludeHeadPodFromServeSvc",
+            """
+            The head pod runs no replicas (num-cpus 0 below) but still starts a proxy; keeping it
+            out of the serve Service leaves its CPU to the GCS and the Serve controller, whose
+            stalls would hurt the whole cluster.
+            """,
+        ): True,
+        Key(
+            "upgradeStrategy",
+            """
+            A change under rayClusterConfig (image, sizes, groups) starts a new cluster, waits
+            until its applications are healthy, then moves the Service to it: no downtime, at the
+            price of both clusters' pods during the switch. serveConfigV2 changes never take this
+            path: KubeRay sends them to the running cluster, which updates in place.
+            """,
+        ): {"type": "NewCluster"},
+        Key(
+            "serveConfigV2",
+            "serve_config.yaml, with the Kubernetes differences documented in generate.py.",
+        ): Block(serve_config_text(config, profile)),
+        "rayClusterConfig": cluster_config(
+            version, auth_secret, head_group(cpu_image, serve_port), workers
+        ),
+    }
+    document = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "app.kubernetes.io/name": APP_LABEL,
+                "app.kubernetes.io/version": Quoted(project_version),
+            },
+        },
+        "spec": spec,
+    }
+    header = f"""
+        GENERATED by cluster/kuberay/generate.py from serve_config.yaml - do not edit by hand.
+        Regenerate with `.venv/bin/python cluster/kuberay/generate.py`; tests fail on drift.
+        Profile: {profile}. Deploy: see cluster/README.md (the auth Secret must exist first).
+        Needs a KubeRay operator whose CRD has rayClusterConfig.authOptions.secretName
+        (`kubectl explain rayservice.spec.rayClusterConfig.authOptions`).
+        """
+    return dump(document, header)
 
 
 # --- CLI ------------------------------------------------------------------------------
