@@ -14,10 +14,10 @@ import json
 import sys
 from pathlib import Path
 
+from monitoring.grafana.dashboard_spec import Dashboard, Panel, to_json
 from monitoring.grafana.generation_panels import GENERATION
-from monitoring.grafana.model import Dashboard, Panel, to_json
+from monitoring.grafana.multiplexing_panels import MULTIPLEXING
 from monitoring.grafana.panels import AUTOSCALING, HARDWARE, OVERVIEW, PER_MODEL, VARIABLES
-from monitoring.grafana.panels_repository import MULTIPLEXING
 from monitoring.grafana.promql import BUILTIN_INTERVALS, substitute_variables, variables_used
 
 __all__ = [

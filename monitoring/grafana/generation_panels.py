@@ -5,7 +5,7 @@ Counted at the generator's replicas, whose deployment is named after the model.
 
 from __future__ import annotations
 
-from monitoring.grafana.model import Panel, Row, Target
+from monitoring.grafana.dashboard_spec import Panel, Row, Target
 from monitoring.grafana.promql import APP, CLUSTER, DEPLOYMENT, MODEL, quantile, rate_sum
 
 REPLICA_APP = (CLUSTER, APP, DEPLOYMENT, MODEL)

@@ -8,7 +8,7 @@ the model's replicas, whose deployment is named after the model.
 
 from __future__ import annotations
 
-from monitoring.grafana.model import Panel, Row, Target, Variable
+from monitoring.grafana.dashboard_spec import Panel, Row, Target, Variable
 from monitoring.grafana.promql import (
     APP,
     CLUSTER,

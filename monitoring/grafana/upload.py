@@ -23,8 +23,8 @@ import niquests
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
+from monitoring.grafana.dashboard_spec import DATASOURCE_VAR, to_json
 from monitoring.grafana.dashboards import DASHBOARDS
-from monitoring.grafana.model import DATASOURCE_VAR, to_json
 
 DATASOURCE_UID = "prometheus"
 DATASOURCE_NAME = "Prometheus"

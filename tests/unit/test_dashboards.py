@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from monitoring.grafana.dashboard_spec import DATASOURCE, DATASOURCE_VAR, Dashboard, to_json
 from monitoring.grafana.dashboards import (
     BUILTIN_INTERVALS,
     DASHBOARDS,
@@ -21,7 +22,6 @@ from monitoring.grafana.dashboards import (
     substitute_variables,
     variables_used,
 )
-from monitoring.grafana.model import DATASOURCE, DATASOURCE_VAR, Dashboard, to_json
 from tests.promtool import run_promtool
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from monitoring.grafana import upload
+from monitoring.grafana.dashboard_spec import DATASOURCE_VAR
 from monitoring.grafana.dashboards import INFERENCE, output_path
-from monitoring.grafana.model import DATASOURCE_VAR
 
 
 @dataclass

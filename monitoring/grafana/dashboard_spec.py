@@ -1,4 +1,4 @@
-"""A small typed model of a Grafana dashboard and its rendering to Grafana's JSON.
+"""A small typed spec of a Grafana dashboard and its rendering to Grafana's JSON.
 
 Only what the dashboards here use: rows of time-series and stat panels over one
 Prometheus data source chosen by a `datasource` variable, plus query variables. Layout is

@@ -7,7 +7,7 @@ how many models each replica holds.
 
 from __future__ import annotations
 
-from monitoring.grafana.model import Panel, Row, Target
+from monitoring.grafana.dashboard_spec import Panel, Row, Target
 from monitoring.grafana.panels import REPLICA_APP, SERVE, quantiles
 from monitoring.grafana.promql import agg, rate_sum
 
