@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import loadgen
+from benchmarks import results
 from benchmarks.workload import STAGES
 
 
@@ -85,7 +85,7 @@ def _ratio_table(runs: dict[str, dict[str, Any]], baseline: str, ceiling: float)
                 blank = 2 + (label != baseline) + bool(ceiling)
                 row += ["-"] * blank
                 continue
-            row += [f"{s['items_per_s']:.1f}", loadgen._ms(s["p99_ms"])]
+            row += [f"{s['items_per_s']:.1f}", results.ms(s["p99_ms"])]
             if label != baseline:
                 row.append(_ratio(s["items_per_s"], by_c[baseline][c]["items_per_s"]))
             if ceiling:
@@ -238,7 +238,7 @@ def render(plan: dict[str, Any]) -> str:
                 f"{w['text_length']} words, engine {run['engine']}.",
                 "",
                 "```",
-                loadgen.format_table(run["steps"]),
+                results.format_table(run["steps"]),
                 "```",
                 "",
             ]
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         args.plot_dir.mkdir(parents=True, exist_ok=True)
         for i, section in enumerate(plan["sections"]):
             runs = {label: r["steps"] for label, r in section["runs"].items()}
-            loadgen.plot(runs, args.plot_dir / f"section{i + 1}.png")
+            results.plot(runs, args.plot_dir / f"section{i + 1}.png")
     print(f"wrote {args.out}")
 
 

@@ -1,15 +1,20 @@
-"""Synthetic texts and latency/throughput summaries shared by the benchmark tools.
+"""Synthetic texts, what loadgen sends, and latency/throughput summaries shared by the
+benchmark tools.
 
 Both loadgen.py and raw_model.py draw texts from here, so the in-process ceiling and the
 HTTP numbers are measured over the same inputs (same token counts, same padding).
+loadgen's request workload (``Workload``: URL, key, request bodies) and its sweep steps
+(``Step``) are here too, shared by both of its engines (load_runner.py, wrk_runner.py).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -31,6 +36,53 @@ def synthetic_texts(count: int, words: int, seed: int = 0) -> list[str]:
     """`count` distinct texts of exactly `words` words, deterministic for a seed."""
     rng = random.Random(seed)
     return [" ".join(rng.choices(_VOCAB, k=words)) for _ in range(count)]
+
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+PATH = "/v1/embeddings"
+# Distinct payloads cycled through, so no cache anywhere sees one repeated body.
+PAYLOAD_VARIANTS = 64
+
+
+@dataclass
+class Workload:
+    url: str
+    model: str
+    api_key: str | None
+    texts_per_request: int
+    text_length: int
+    timeout_s: float
+    seed: int = 0
+
+    def headers(self) -> dict[str, str]:
+        h = {"content-type": "application/json"}
+        if self.api_key:
+            h["authorization"] = f"Bearer {self.api_key}"
+        return h
+
+    def bodies(self, salt: int) -> list[bytes]:
+        texts = synthetic_texts(
+            PAYLOAD_VARIANTS * self.texts_per_request, self.text_length, self.seed + salt
+        )
+        n = self.texts_per_request
+        return [
+            json.dumps({"input": texts[i * n : (i + 1) * n], "model": self.model}).encode()
+            for i in range(PAYLOAD_VARIANTS)
+        ]
+
+
+@dataclass
+class Step:
+    """One point of a sweep: closed loop at `concurrency`, or open loop at `rate`."""
+
+    mode: str  # "closed" | "open"
+    concurrency: int = 0
+    rate: float = 0.0
+    duration_s: float | None = None
+    requests: int | None = None
+    warmup_s: float = 0.0
+    max_inflight: int = 1024
 
 
 def percentiles_ms(latencies_s: Iterable[float]) -> dict[str, float | None]:

@@ -17,9 +17,9 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from benchmarks import loadgen, raw_model
+from benchmarks import load_runner, loadgen, raw_model, replica_metrics, results
 from benchmarks.workload import percentiles_ms, stage_breakdown, summarize, synthetic_texts
-from deployments.server_timing import header
+from deployments.ingress.server_timing import header
 
 
 def test_percentiles_on_known_samples() -> None:
@@ -59,8 +59,8 @@ def test_synthetic_texts_are_deterministic_and_sized() -> None:
 
 
 def test_split_is_even() -> None:
-    assert loadgen.split(7, 3) == [3, 2, 2]
-    assert sum(loadgen.split(64, 2)) == 64
+    assert load_runner.split(7, 3) == [3, 2, 2]
+    assert sum(load_runner.split(64, 2)) == 64
 
 
 @pytest.mark.parametrize(
@@ -178,9 +178,9 @@ def test_server_timing_splits_each_request_into_stages(echo_url: str) -> None:
 
 
 def test_replica_counts_are_reported_per_step(echo_url: str) -> None:
-    assert loadgen.healthy_replicas(f"{echo_url}/metrics", "m") == 2
-    assert loadgen.healthy_replicas("http://127.0.0.1:9/metrics", "m") is None
-    assert loadgen.healthy_replicas(f"{echo_url}/metrics", "not-exported-yet") is None
+    assert replica_metrics.healthy_replicas(f"{echo_url}/metrics", "m") == 2
+    assert replica_metrics.healthy_replicas("http://127.0.0.1:9/metrics", "m") is None
+    assert replica_metrics.healthy_replicas(f"{echo_url}/metrics", "not-exported-yet") is None
     report = loadgen.main(
         [
             *("--url", echo_url, "--concurrency", "1", "--requests", "3", "--warmup", "0"),
@@ -188,10 +188,10 @@ def test_replica_counts_are_reported_per_step(echo_url: str) -> None:
         ]
     )
     assert report["steps"][0]["replicas"] == [2, 2]
-    table = loadgen.format_table(report["steps"]).splitlines()
+    table = results.format_table(report["steps"]).splitlines()
     assert table[0].endswith("replicas") and table[2].endswith(" 2")
-    assert loadgen.format_table([{**report["steps"][0], "replicas": [1, 2]}]).endswith("1→2")
-    assert loadgen.format_table([{**report["steps"][0], "replicas": [None, 2]}]).endswith(" 2")
+    assert results.format_table([{**report["steps"][0], "replicas": [1, 2]}]).endswith("1→2")
+    assert results.format_table([{**report["steps"][0], "replicas": [None, 2]}]).endswith(" 2")
 
 
 def test_stage_breakdown_skips_answers_without_every_stamp() -> None:
@@ -297,7 +297,7 @@ def test_floor_app_serves_the_bare_call() -> None:
     from fastapi.testclient import TestClient
 
     from benchmarks import floor_app
-    from deployments.encoder import SentenceEncoder
+    from deployments.models.embedding.encoder import SentenceEncoder
 
     texts = ["the floor of serving", "a second text"]
     expected = SentenceEncoder.load(floor_app.DEFAULT_SOURCE, device="cpu").encode(texts)
