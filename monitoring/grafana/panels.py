@@ -2,8 +2,10 @@
 
 Panels query Ray's raw metrics, not the recording rules, so they work on any Prometheus
 that scrapes Ray. Serve's latency histograms are in ms, the application's in seconds.
-Requests and errors per model are counted at the ingress; items, batches and timings at
-the model's replicas, whose deployment is named after the model.
+The application's ray_model_* metrics are labelled by model and kind. Requests and errors
+per model are counted at the ingress, for every model route (embeddings, predict,
+completions); items, batches and timings at the batched models' replicas (embedding and
+predictor), whose deployment is named after the model.
 """
 
 from __future__ import annotations
@@ -90,11 +92,12 @@ OVERVIEW = Row(
         ),
         Panel(
             "Requests per second by model and status",
-            "Embedding requests counted by the ingress, by the model asked for ('unknown' "
-            "when it is not served) and HTTP status.",
+            "Requests of every model route (embeddings, predict, completions) counted by "
+            "the ingress, by the model asked for ('unknown' when it is not served) and "
+            "HTTP status.",
             (
                 Target(
-                    rate_sum("ray_embedding_requests_total", "model, status", *INGRESS_APP),
+                    rate_sum("ray_model_requests_total", "model, status", *INGRESS_APP),
                     "{{model}} {{status}}",
                 ),
             ),
@@ -102,15 +105,15 @@ OVERVIEW = Row(
         ),
         Panel(
             "Errors per second by model and type",
-            "Failed embedding requests by error code (invalid_input, model_not_found, "
-            "overloaded, payload_too_large, internal_error, ...). A model without errors "
-            "shows one line at 0.",
+            "Failed requests of every model route by error code (invalid_input, "
+            "model_not_found, overloaded, payload_too_large, internal_error, ...). A model "
+            "without errors shows one line at 0.",
             (
                 Target(
                     # `or on (model)` adds the 0 line only for models with no error series.
-                    rate_sum("ray_embedding_errors_total", "model, error_type", *INGRESS_APP)
+                    rate_sum("ray_model_errors_total", "model, error_type", *INGRESS_APP)
                     + " or on (model) "
-                    + rate_sum("ray_embedding_requests_total", "model", *INGRESS_APP)
+                    + rate_sum("ray_model_requests_total", "model", *INGRESS_APP)
                     + " * 0",
                     "{{model}} {{error_type}}",
                 ),
@@ -124,16 +127,16 @@ PER_MODEL = Row(
     "Per model",
     (
         Panel(
-            "Items embedded per second",
-            "Inputs (texts) embedded per second: the model's real throughput, since one "
-            "request carries many inputs.",
-            (Target(rate_sum("ray_embedding_items_total", "model", *REPLICA_APP), "{{model}}"),),
+            "Items per second",
+            "Inputs per second (texts embedded, rows predicted): a batched model's real "
+            "throughput, since one request carries many inputs.",
+            (Target(rate_sum("ray_model_items_total", "model", *REPLICA_APP), "{{model}}"),),
             unit="suffix: items/s",
         ),
         Panel(
             "Inference latency per batch (p50 / p90 / p99)",
             "Duration of one forward pass over a whole batch.",
-            quantiles("ray_embedding_inference_seconds", "model", "{{model}}", *REPLICA_APP),
+            quantiles("ray_model_inference_seconds", "model", "{{model}}", *REPLICA_APP),
             unit="s",
         ),
         Panel(
@@ -141,9 +144,9 @@ PER_MODEL = Row(
             "Inputs per forward pass. Low under load means batching is starved: raise "
             "max_ongoing_requests or batch_wait_timeout_s.",
             (
-                Target(mean("ray_embedding_batch_size", "model", *REPLICA_APP), "{{model}} mean"),
+                Target(mean("ray_model_batch_size", "model", *REPLICA_APP), "{{model}} mean"),
                 Target(
-                    quantile(0.9, "ray_embedding_batch_size", "model", *REPLICA_APP),
+                    quantile(0.9, "ray_model_batch_size", "model", *REPLICA_APP),
                     "{{model}} p90",
                 ),
             ),
@@ -151,7 +154,7 @@ PER_MODEL = Row(
         Panel(
             "Batch utilisation",
             "Mean inputs per forward pass divided by max_batch_size: how full batches are.",
-            (Target(mean("ray_embedding_batch_utilization", "model", *REPLICA_APP), "{{model}}"),),
+            (Target(mean("ray_model_batch_utilization", "model", *REPLICA_APP), "{{model}}"),),
             unit="percentunit",
             max=1,
         ),
@@ -159,7 +162,7 @@ PER_MODEL = Row(
             "Queue wait before the batch starts (p50 / p90 / p99)",
             "Time from an input's arrival at a model replica to the start of its batch: "
             "batch_wait_timeout_s plus waiting for the previous forward pass.",
-            quantiles("ray_embedding_queue_wait_seconds", "model", "{{model}}", *REPLICA_APP),
+            quantiles("ray_model_queue_wait_seconds", "model", "{{model}}", *REPLICA_APP),
             unit="s",
         ),
         Panel(
@@ -171,7 +174,7 @@ PER_MODEL = Row(
             "replica's batch queue.",
             (
                 Target(
-                    agg("sum", "model", "ray_embedding_call_waiting", *INGRESS_APP),
+                    agg("sum", "model", "ray_model_call_waiting", *INGRESS_APP),
                     "{{model}} waiting for a call slot",
                 ),
                 Target(
@@ -194,11 +197,9 @@ PER_MODEL = Row(
             "a call slot is free, more under load, when each call carries every request "
             "that waited for it. The model pays Ray's per-call cost once per call.",
             (
+                Target(mean("ray_model_call_requests", "model", *INGRESS_APP), "{{model}} mean"),
                 Target(
-                    mean("ray_embedding_call_requests", "model", *INGRESS_APP), "{{model}} mean"
-                ),
-                Target(
-                    quantile(0.9, "ray_embedding_call_requests", "model", *INGRESS_APP),
+                    quantile(0.9, "ray_model_call_requests", "model", *INGRESS_APP),
                     "{{model}} p90",
                 ),
             ),
@@ -207,9 +208,9 @@ PER_MODEL = Row(
             "Input tokens per item (mean / p90)",
             "Tokens per input after truncation; cost per item grows with it.",
             (
-                Target(mean("ray_embedding_input_tokens", "model", *REPLICA_APP), "{{model}} mean"),
+                Target(mean("ray_model_input_tokens", "model", *REPLICA_APP), "{{model}} mean"),
                 Target(
-                    quantile(0.9, "ray_embedding_input_tokens", "model", *REPLICA_APP),
+                    quantile(0.9, "ray_model_input_tokens", "model", *REPLICA_APP),
                     "{{model}} p90",
                 ),
             ),
@@ -380,14 +381,7 @@ VARIABLES = (
     Variable(
         "model",
         "Model",
-        # Embedding models are counted at the ingress, generators at their replicas.
-        "label_values("
-        + sel(
-            "",
-            '__name__=~"ray_embedding_requests_total|ray_generation_requests_total"',
-            CLUSTER,
-            APP,
-        )
-        + ", model)",
+        # The ingress counts the requests of every kind of model.
+        f"label_values({sel('ray_model_requests_total', CLUSTER, APP)}, model)",
     ),
 )

@@ -115,9 +115,9 @@ def test_substitute_variables_makes_plain_promql() -> None:
 
 @by_uid
 def test_app_metrics_in_panels_exist_in_the_app(dashboard: Dashboard) -> None:
-    declared = set(re.findall(r'"(embedding_\w+)"', APP_METRICS_SOURCE.read_text()))
+    declared = set(re.findall(r'"(model_\w+)"', APP_METRICS_SOURCE.read_text()))
     for title, expr in panel_queries(dashboard):
-        for name in re.findall(r"\bray_(embedding_\w+?)(?:_total|_bucket|_sum|_count)?\b", expr):
+        for name in re.findall(r"\bray_(model_\w+?)(?:_total|_bucket|_sum|_count)?\b", expr):
             assert name in declared, f"{title}: ray_{name} is not declared in {APP_METRICS_SOURCE}"
 
 
