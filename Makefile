@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.bootstrapped
+LOCK := requirements.lock
 ENV := source cluster/local/env.sh &&
 
-.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench models
+.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench models lock
 
 help:
 	@echo "make up      start a local Ray cluster, deploy serve_config.yaml, print URLs"
@@ -19,17 +20,39 @@ help:
 	@echo "make bench   CPU benchmark: raw model, naive Serve app, this app -> benchmarks/RESULTS.md"
 	@echo "make dashboards  regenerate monitoring/grafana/dashboards/*.json"
 	@echo "make manifests   regenerate cluster/kuberay/rayservice*.yaml from serve_config.yaml"
+	@echo "make lock    re-resolve requirements.lock after editing pyproject.toml or constraints.txt"
 
-# Re-runs only when the dependency list changes; torch/ray pins live in constraints.txt.
-$(STAMP): pyproject.toml constraints.txt
+# Installs exactly requirements.lock, then the project itself; re-runs when either changes.
+$(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q pip==26.3
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	@# promtool (Debian's prometheus package) checks the alert rules in the test suite.
 	@cluster/local/prometheus.sh install
 	@touch $@
 
 bootstrap: $(STAMP)
+
+# requirements.lock: every package's version for Python 3.11 on Linux x86_64, resolved by the
+# lock's own uv from pyproject.toml's dependencies and dev extra under constraints.txt.
+# uv doesn't read pip.conf: LOCK_INDEXES adds its find-links, where torch's CPU wheel lies
+# (PyPI's torch pulls CUDA). Its extra indexes are partial mirrors of PyPI, which has every pin.
+# Pins stay where the inputs allow: `make lock LOCK_FLAGS=--upgrade` (or -P NAME) moves them.
+LOCK_INDEXES ?= --find-links /opt/wheels
+LOCK_NEW := $(VENV)/requirements.lock.new
+UV_COMPILE = cp $(LOCK) $(LOCK_NEW) && $(BIN)/uv pip compile -q pyproject.toml --extra dev \
+  -c constraints.txt --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+  $(LOCK_INDEXES) --custom-compile-command 'make lock' -o $(LOCK_NEW)
+# make test runs it first: does re-resolving give the committed lock?
+LOCK_CHECK = $(UV_COMPILE) && cmp -s $(LOCK) $(LOCK_NEW) || { diff $(LOCK) $(LOCK_NEW); \
+  echo "$(LOCK) does not match pyproject.toml / constraints.txt: run make lock" >&2; exit 1; }
+
+lock: $(STAMP)
+	$(UV_COMPILE) $(LOCK_FLAGS)
+	@grep -q '^torch==.*+cpu$$' $(LOCK_NEW) || \
+	  { echo "$(LOCK_NEW): torch is not the local CPU wheel; check LOCK_INDEXES" >&2; exit 1; }
+	@cmp -s $(LOCK_NEW) $(LOCK) && echo "$(LOCK) unchanged" || { mv $(LOCK_NEW) $(LOCK); echo "$(LOCK) written"; }
 
 # Generated, never committed (seconds, offline): the example models of serve_config.yaml's
 # predictors/multiplexed, and its demo generator (random weights). Missing ones only:
@@ -55,6 +78,7 @@ status: bootstrap
 	@$(ENV) serve status
 
 test: bootstrap models
+	@$(LOCK_CHECK)
 	$(BIN)/pytest
 
 lint: bootstrap
