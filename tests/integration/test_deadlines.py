@@ -1,7 +1,7 @@
 """Deadlines (504) and client disconnects cancel the model's work; overload sheds at once.
 
 Cancellation is observed where it matters, on the model replica: its
-`embedding_cancelled_items` counter says how many inputs of a cancelled request never ran.
+`model_cancelled_items` counter says how many inputs of a cancelled request never ran.
 The heavy request below is four batches of ~110-token inputs (seconds of CPU on this box),
 so a request cancelled after a fraction of a second must leave most of it undone.
 """
@@ -30,8 +30,8 @@ def cancelled(samples: Samples, before: Samples) -> tuple[float, float]:
         return total(samples, name, **MAIN) - total(before, name, **MAIN)
 
     return (
-        delta("ray_embedding_cancelled_requests_total"),
-        delta("ray_embedding_cancelled_items_total"),
+        delta("ray_model_cancelled_requests_total"),
+        delta("ray_model_cancelled_items_total"),
     )
 
 
@@ -79,12 +79,12 @@ def test_client_disconnect_cancels_the_model_work(
     ingress = wait_for(
         cluster,
         lambda s: (
-            total(s, "ray_embedding_requests_total", status="499", **MAIN)
-            > total(before, "ray_embedding_requests_total", status="499", **MAIN)
+            total(s, "ray_model_requests_total", status="499", **MAIN)
+            > total(before, "ray_model_requests_total", status="499", **MAIN)
         ),
     )
-    assert total(ingress, "ray_embedding_requests_total", status="500", **MAIN) == total(
-        before, "ray_embedding_requests_total", status="500", **MAIN
+    assert total(ingress, "ray_model_requests_total", status="500", **MAIN) == total(
+        before, "ray_model_requests_total", status="500", **MAIN
     )
     wait_until_idle(client)
 

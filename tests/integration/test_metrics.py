@@ -18,7 +18,7 @@ from tests.scrape import Samples, scrape, settle, total, wait_until
 
 
 def read(cluster: LiveCluster) -> Samples:
-    return scrape(cluster, "ray_embedding_")
+    return scrape(cluster, "ray_model_")
 
 
 def wait_for(cluster: LiveCluster, done: Callable[[Samples], bool], timeout: float = 45) -> Samples:
@@ -54,21 +54,19 @@ def test_custom_metrics_count_what_was_sent(cluster: LiveCluster, tight_url: str
     after = wait_for(
         cluster,
         lambda s: (
-            delta(s, "ray_embedding_items_total", **app) >= items
-            and delta(s, "ray_embedding_errors_total", application="tight") >= 2
+            delta(s, "ray_model_items_total", **app) >= items
+            and delta(s, "ray_model_errors_total", application="tight") >= 2
         ),
     )
     figures = {
-        "items": delta(after, "ray_embedding_items_total", **app),
-        "ok": delta(after, "ray_embedding_requests_total", status="200", **app),
-        "422": delta(after, "ray_embedding_requests_total", status="422", **app),
-        "404_unknown": delta(
-            after, "ray_embedding_requests_total", status="404", application="tight"
-        ),
-        "batches": delta(after, "ray_embedding_batch_size_count", **app),
-        "inputs_tokenized": delta(after, "ray_embedding_input_tokens_count", **app),
-        "inference_obs": delta(after, "ray_embedding_inference_seconds_count", **app),
-        "queue_obs": delta(after, "ray_embedding_queue_wait_seconds_count", **app),
+        "items": delta(after, "ray_model_items_total", **app),
+        "ok": delta(after, "ray_model_requests_total", status="200", **app),
+        "422": delta(after, "ray_model_requests_total", status="422", **app),
+        "404_unknown": delta(after, "ray_model_requests_total", status="404", application="tight"),
+        "batches": delta(after, "ray_model_batch_size_count", **app),
+        "inputs_tokenized": delta(after, "ray_model_input_tokens_count", **app),
+        "inference_obs": delta(after, "ray_model_inference_seconds_count", **app),
+        "queue_obs": delta(after, "ray_model_queue_wait_seconds_count", **app),
     }
     print(f"metric deltas after {items} items in 3 requests + 2 errors: {figures}")
     assert figures["items"] == items
@@ -80,7 +78,7 @@ def test_custom_metrics_count_what_was_sent(cluster: LiveCluster, tight_url: str
     errors = {
         dict(lbls)["error_type"]
         for (n, lbls), _ in after.items()
-        if n == "ray_embedding_errors_total" and ("application", "tight") in lbls
+        if n == "ray_model_errors_total" and ("application", "tight") in lbls
     }
     assert {"invalid_input", "model_not_found"} <= errors
     # The unknown model id a client sent never becomes a label value.
@@ -91,12 +89,12 @@ def test_metrics_carry_serve_labels(cluster: LiveCluster, client: httpx.Client) 
     client.post("/v1/embeddings", json={"input": "label check", "model": MODEL})
     after = wait_for(
         cluster,
-        lambda s: total(s, "ray_embedding_items_total", application="embeddings", model=MODEL) > 0,
+        lambda s: total(s, "ray_model_items_total", application="embeddings", model=MODEL) > 0,
     )
     labels = next(
         dict(lbls)
         for (n, lbls), _ in after.items()
-        if n == "ray_embedding_items_total"
+        if n == "ray_model_items_total"
         and {("application", "embeddings"), ("model", MODEL)} <= lbls
     )
     assert labels["model"] == MODEL

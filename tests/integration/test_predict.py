@@ -259,7 +259,7 @@ def test_deadline_cancels_with_504(client: httpx.Client) -> None:
 def test_requests_and_batches_are_metered_by_model(
     cluster: LiveCluster, client: httpx.Client
 ) -> None:
-    before = scrape(cluster, "ray_embedding_")
+    before = scrape(cluster, "ray_model_")
     for _ in range(3):
         assert predict(client, IRIS, [ROW]).status_code == 200
     assert predict(client, "no-such-model", [ROW]).status_code == 404
@@ -269,16 +269,15 @@ def test_requests_and_batches_are_metered_by_model(
         return total(samples, name, **want) - total(before, name, **want)
 
     after = wait_until(
-        lambda: scrape(cluster, "ray_embedding_"),
+        lambda: scrape(cluster, "ray_model_"),
         lambda s: (
-            delta(s, "ray_embedding_requests_total") >= 3
-            and delta(s, "ray_embedding_items_total") >= 3
+            delta(s, "ray_model_requests_total") >= 3 and delta(s, "ray_model_items_total") >= 3
         ),
         timeout=60,
     )
     ok, rows = (
-        delta(after, "ray_embedding_requests_total"),
-        delta(after, "ray_embedding_items_total"),
+        delta(after, "ray_model_requests_total"),
+        delta(after, "ray_model_items_total"),
     )
     assert ok >= 3 and rows >= 3, (ok, rows)
     # A model id a client made up never becomes a label value.

@@ -136,7 +136,7 @@ def test_rejections_are_counted_by_the_outermost_metrics(
     assert anonymous.post("/v1/embeddings", json=EMBED, headers=narrow).status_code == 403
 
     def delta(samples: Samples, status: str) -> float:
-        name = "ray_embedding_requests_total"
+        name = "ray_model_requests_total"
         return total(samples, name, status=status, **app) - total(
             before, name, status=status, **app
         )
