@@ -65,7 +65,7 @@ models: bootstrap
 up: bootstrap models
 	@$(ENV) cluster/local/start.sh
 	@# First run only: issue an API key, print it once, keep only its hash (.run/api_keys.json).
-	@$(ENV) python -m deployments.manage_keys ensure local
+	@$(ENV) python -m deployments.security.manage_keys ensure local
 	@$(ENV) cluster/local/deploy.sh serve_config.yaml
 	@$(ENV) cluster/local/prometheus.sh start
 	@$(ENV) cluster/local/urls.sh

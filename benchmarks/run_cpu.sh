@@ -11,12 +11,12 @@
 #      (benchmarks/cpu_cost.py): where the time goes;
 #   3b'. a lone small request through wrk (when installed): c=1 without the Python client;
 #   3c. the same app with one model call per request (max_calls_in_flight: null, sized as
-#      before call coalescing), small workload: what deployments/call_coalescer.py buys;
+#      before call coalescing), small workload: what deployments/ingress/call_coalescer.py buys;
 #   3d. (with wrk, CPU profile) the c=1 floor: the bare model call behind the thinnest
 #      Serve apps of the same shape, and behind one uvicorn process (benchmarks/floor_app.py);
 #   4. cold start: `make up` to the first 200 (benchmarks/cold_start.py; COLD_START=0 skips);
 #   5. benchmarks/report.py: tables, ratios, plots.
-# Each cluster is private (its own RUN_DIR and free ports, as tests/live_cluster.py does),
+# Each cluster is private (its own RUN_DIR and free ports, as tests/support/live_cluster.py does),
 # runs one app, and is stopped before the next starts.
 #
 # Workloads: "small" = SMALL_TEXTS texts of SMALL_WORDS words per request (1 x 8: many tiny
@@ -104,7 +104,7 @@ start_cluster() { # FAST_PATH: a private cluster with every port free and its ow
   export RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT
   export RSIC_API_KEYS_FILE=$RUN_DIR/api_keys.json
   # Default scopes include admin, which the rate limiter leaves alone.
-  API_KEY=$("$PY" -m deployments.manage_keys --file "$RSIC_API_KEYS_FILE" add bench 2>/dev/null | head -n 1)
+  API_KEY=$("$PY" -m deployments.security.manage_keys --file "$RSIC_API_KEYS_FILE" add bench 2>/dev/null | head -n 1)
   echo "== private cluster (FAST_PATH=$FAST_PATH) on :$SERVE_PORT, run dir $RUN_DIR"
   # Replicas inherit the environment of `ray start`: RSIC_API_KEYS_FILE must be set before it.
   cluster/local/start.sh
@@ -159,7 +159,7 @@ else:
     main["deployments"] = [d for d in main["deployments"] if d["name"] in models | {"Ingress"}]
     for model in main["args"]["models"]:
         model["source"] = source
-        if app == "percall":  # the A/B of deployments/call_coalescer.py
+        if app == "percall":  # the A/B of deployments/ingress/call_coalescer.py
             model["max_calls_in_flight"] = None
 ingress, model = main["deployments"]
 if int(gpus):
@@ -332,7 +332,7 @@ cat >"$OUT_DIR/plan.json" <<JSON
     },
     {
       "title": "Call coalescing (small requests, $SMALL_TEXTS x $SMALL_WORDS words)",
-      "description": "The tuned app against itself with one model call per request (max_calls_in_flight: null), same cluster: what sharing calls (deployments/call_coalescer.py) buys.",
+      "description": "The tuned app against itself with one model call per request (max_calls_in_flight: null), same cluster: what sharing calls (deployments/ingress/call_coalescer.py) buys.",
       "baseline": "one call per request",
       "runs": {"one call per request": "$OUT_DIR/percall-small.json", "tuned": "$OUT_DIR/tuned-small.json"}
     }$C1_SECTION

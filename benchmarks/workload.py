@@ -126,7 +126,7 @@ def summarize(
     }
 
 
-# Server-Timing stages the app sends (deployments/server_timing.py), in milliseconds.
+# Server-Timing stages the app sends (deployments/ingress/server_timing.py), in milliseconds.
 _TIMING = re.compile(r"([A-Za-z_]+);dur=([0-9.]+)")
 
 

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-if TYPE_CHECKING:
-    from deployments.model_manifest import ModelSpec
-
-ModelKind = Literal["embedding", "predictor", "generator"]
-
-
-class BatchConfig(BaseModel):
-    """Live batching knobs, applied through ``user_config`` without restarting replicas."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_batch_size: int = Field(
-        32, ge=1, le=4096, description="Most inputs (items, not requests) run in one forward pass."
-    )
-    batch_wait_timeout_s: float = Field(
-        0.0,
-        ge=0.0,
-        le=10.0,
-        description=(
-            "How long the first queued item waits for others before a partial batch runs. "
-            "0 still batches under load: what arrives during a forward pass runs together "
-            "in the next one (deployments/batch_gate.py)."
-        ),
-    )
+from deployments.contracts import ModelKind
+from deployments.model_manifest import ModelSpec, load_model_dir, load_model_root, resolve
 
 
 class _TorchModelArgs(BaseModel):
@@ -52,15 +30,18 @@ class _TorchModelArgs(BaseModel):
         ge=1,
         description="Intra-op CPU threads per replica; defaults to Ray's OMP_NUM_THREADS.",
     )
+    source: str = Field(
+        description="Where the weights are: a directory as Hugging Face's save_pretrained "
+        "writes it (relative: against $RSIC_MODEL_REPOSITORY, else the project root, as "
+        "predictors' paths are), or `package:<module>` for weights shipped inside an "
+        "installed Python package."
+    )
 
 
 class EmbeddingModelArgs(_TorchModelArgs):
-    """One served embedding model; it becomes its own Serve deployment named ``name``."""
+    """One served embedding model (a sentence-transformers directory); it becomes its own
+    Serve deployment named ``name``."""
 
-    source: str = Field(
-        description="Directory with a sentence-transformers model, or `package:<module>` "
-        "for weights shipped inside an installed Python package."
-    )
     max_seq_length: int | None = Field(
         None, ge=1, description="Token limit per input; defaults to the model's own."
     )
@@ -82,7 +63,7 @@ class EmbeddingModelArgs(_TorchModelArgs):
         description="Per ingress replica: most `embed` calls open to this model at once. "
         "Requests arriving while all are open wait and share the next call, so the model "
         "replica pays its per-call cost (about 2 ms of event loop) once per group instead "
-        "of once per request (deployments/call_coalescer.py). The model deployment's "
+        "of once per request (deployments/ingress/call_coalescer.py). The model deployment's "
         "ongoing requests then count calls: keep its target_ongoing_requests below this "
         "times the ingress replicas. null: one call per request.",
     )
@@ -99,12 +80,9 @@ class EmbeddingModelArgs(_TorchModelArgs):
 
 
 class GeneratorArgs(_TorchModelArgs):
-    """One served causal language model (POST /v1/completions); its own Serve deployment."""
+    """One served causal language model (POST /v1/completions; config, weights and
+    tokenizer loaded with local_files_only); its own Serve deployment."""
 
-    source: str = Field(
-        description="Local directory of a Hugging Face causal LM (config, weights and "
-        "tokenizer, as save_pretrained writes them); loaded with local_files_only."
-    )
     max_new_tokens_limit: int = Field(
         256, ge=1, description="Largest accepted `max_tokens`; more gets 422."
     )
@@ -225,8 +203,6 @@ class PredictorArgs(BaseModel):
     def _load(self) -> PredictorArgs:
         # Read here, where the app is built, so that the ingress (which may run on another
         # node) gets the manifests inside its args and never reads the repository itself.
-        from deployments.model_manifest import load_model_dir, resolve
-
         self._spec = load_model_dir(resolve(self.path), self.name)
         return self
 
@@ -259,8 +235,6 @@ class MultiplexedArgs(BaseModel):
 
     @model_validator(mode="after")
     def _load(self) -> MultiplexedArgs:
-        from deployments.model_manifest import load_model_root, resolve
-
         self._specs = load_model_root(resolve(self.root))
         return self
 

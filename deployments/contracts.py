@@ -1,7 +1,8 @@
-"""What a model deployment tells the ingress about itself (Triton-style I/O contract).
+"""Everything that crosses a DeploymentHandle between the ingress and a model replica.
 
-Shared by the model (which fills it) and the ingress (which serves it); plain pydantic,
-no torch and no HTTP.
+What a model tells the ingress about itself (a Triton-style I/O contract and its live
+batching knobs), what each kind of model answers, and what a generator is asked and
+streams back. Shared by both sides; plain pydantic and numpy, no torch and no HTTP.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from deployments.config import BatchConfig, ModelKind
+ModelKind = Literal["embedding", "predictor", "generator"]
+FinishReason = Literal["stop", "length"]
 
 
 def is_encodable(text: str) -> bool:
@@ -26,6 +28,26 @@ def is_encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class BatchConfig(BaseModel):
+    """Live batching knobs, applied through ``user_config`` without restarting replicas."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch_size: int = Field(
+        32, ge=1, le=4096, description="Most inputs (items, not requests) run in one forward pass."
+    )
+    batch_wait_timeout_s: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description=(
+            "How long the first queued item waits for others before a partial batch runs. "
+            "0 still batches under load: what arrives during a forward pass runs together "
+            "in the next one (deployments/models/batch_gate.py)."
+        ),
+    )
 
 
 class TensorSpec(BaseModel):
@@ -76,7 +98,7 @@ class BatchedAnswer(BaseModel):
     slot_s: float | None = Field(
         None,
         description="Set by the ingress, not the model: how long the request waited in "
-        "the ingress for a call slot (deployments/call_coalescer.py); None where calls "
+        "the ingress for a call slot (deployments/ingress/call_coalescer.py); None where calls "
         "are not coalesced.",
     )
 
@@ -122,3 +144,32 @@ class PredictResult(BatchedAnswer):
         description="Each output of the manifest, one row per input row."
     )
     batch_size: int = Field(description="Largest batch (in rows) any of these rows ran in.")
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(description="Text to continue.")
+    max_tokens: int = Field(ge=1, description="Most tokens to generate.")
+    temperature: float = Field(
+        ge=0.0, description="0 is greedy decoding; higher flattens the distribution."
+    )
+    top_p: float = Field(gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    stop: list[str] = Field(
+        default_factory=list, description="Generation ends before the first of these texts."
+    )
+    seed: int | None = Field(None, description="Seeds sampling, for reproducible outputs.")
+
+
+class GenerationChunk(BaseModel):
+    """One step of a generation stream.
+
+    The first chunk of every stream has no text and carries ``prompt_tokens``: it is
+    sent once the prompt was accepted, so the ingress can still answer errors as plain
+    JSON before it starts a stream. The last has ``finish_reason``.
+    """
+
+    text: str = Field("", description="New text since the previous chunk (may be empty).")
+    prompt_tokens: int | None = Field(None, description="Set on the first chunk only.")
+    completion_tokens: int = Field(0, description="Tokens generated so far.")
+    finish_reason: FinishReason | None = Field(None, description="Set on the last chunk.")

@@ -1,6 +1,6 @@
 """Domain errors shared by the ingress and the models; none of them knows HTTP.
 
-``deployments.http_errors`` maps each to a status code, in one table.
+``deployments.ingress.middleware.errors`` maps each to a status code, in one table.
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
-"""Application metrics, exported through Ray's metrics agent (``ray.serve.metrics``).
+"""The one catalogue of every metric this application exports (``ray.serve.metrics``).
 
 Plain prometheus_client metrics inside replicas are not exported by Ray. Ray prefixes the
-names with ``ray_`` and adds application/deployment/replica labels; the only label we add
-is ``model`` (a served model id, or ``unknown``), plus bounded status/error codes, so
+names with ``ray_`` (and counters with ``_total``) and adds application/deployment/replica
+labels. We add ``model`` (a served model id, or ``unknown``) and ``kind`` (embedding,
+predictor, generator, or ``unknown``), plus bounded status/error/finish codes, so
 cardinality never depends on client input.
+
+- ``model_*``: every model route at the ingress (requests, errors, coalesced calls) and
+  every batched model replica (embedding and predictor: items, batches, queue waits);
+- ``generation_*``: generator replicas (tokens, time to first token, finish reasons);
+- ``multiplexed_model_*``: loads and evictions in multiplexed replicas.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 BATCH_SIZE_BUCKETS = [1.0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 UTILIZATION_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 TOKEN_BUCKETS = [4.0, 8, 16, 32, 64, 128, 256, 512]
+TTFT_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
 
 
 def _keys(*names: str) -> Any:
@@ -26,39 +33,42 @@ def _keys(*names: str) -> Any:
     return names
 
 
-class IngressMetrics:
+class RequestMetrics:
+    """Every request to a model route, counted at the ingress by its final status."""
+
     def __init__(self) -> None:
         self.requests = Counter(
-            "embedding_requests",
-            description="Embedding requests answered by the ingress, by HTTP status.",
-            tag_keys=_keys("model", "status"),
+            "model_requests",
+            description="Requests to model routes answered by the ingress, by HTTP status.",
+            tag_keys=_keys("model", "kind", "status"),
         )
         self.errors = Counter(
-            "embedding_errors",
-            description="Embedding requests that failed, by error code.",
-            tag_keys=_keys("model", "error_type"),
+            "model_errors",
+            description="Requests to model routes that failed, by error code.",
+            tag_keys=_keys("model", "kind", "error_type"),
         )
 
-    def record(self, model: str, status: int, error_code: str | None) -> None:
-        self.requests.inc(tags={"model": model, "status": str(status)})
+    def record(self, model: str, kind: str, status: int, error_code: str | None) -> None:
+        tags = {"model": model, "kind": kind}
+        self.requests.inc(tags=tags | {"status": str(status)})
         if status >= 400:
-            self.errors.inc(tags={"model": model, "error_type": error_code or "http_error"})
+            self.errors.inc(tags=tags | {"error_type": error_code or "http_error"})
 
 
 class CallMetrics:
-    """The ingress's calls to one embedding model (deployments/call_coalescer.py)."""
+    """The ingress's calls to one model (deployments/ingress/call_coalescer.py)."""
 
-    def __init__(self, model: str) -> None:
-        self.tags = {"model": model}
-        keys = _keys("model")
+    def __init__(self, model: str, kind: str) -> None:
+        self.tags = {"model": model, "kind": kind}
+        keys = _keys("model", "kind")
         self.requests_per_call = Histogram(
-            "embedding_call_requests",
+            "model_call_requests",
             description="Requests sharing one model call from an ingress replica.",
             boundaries=BATCH_SIZE_BUCKETS,
             tag_keys=keys,
         )
         self.waiting = Gauge(
-            "embedding_call_waiting",
+            "model_call_waiting",
             description="Requests in an ingress replica waiting for a free model call slot, "
             "as of its latest call.",
             tag_keys=keys,
@@ -70,47 +80,53 @@ class CallMetrics:
 
 
 class ModelMetrics:
-    def __init__(self, model: str) -> None:
-        self.tags = {"model": model}
-        keys = _keys("model")
-        self.items = Counter("embedding_items", description="Inputs embedded.", tag_keys=keys)
+    """One batched model (embedding or predictor) inside its replica."""
+
+    def __init__(self, model: str, kind: str) -> None:
+        self.tags = {"model": model, "kind": kind}
+        keys = _keys("model", "kind")
+        self.items = Counter(
+            "model_items",
+            description="Inputs run through the model (texts embedded, rows predicted).",
+            tag_keys=keys,
+        )
         self.input_tokens = Histogram(
-            "embedding_input_tokens",
-            description="Tokens per input, after truncation.",
+            "model_input_tokens",
+            description="Tokens per input, after truncation (text models only).",
             boundaries=TOKEN_BUCKETS,
             tag_keys=keys,
         )
         self.inference_seconds = Histogram(
-            "embedding_inference_seconds",
+            "model_inference_seconds",
             description="Forward-pass time of one batch.",
             boundaries=LATENCY_BUCKETS_S,
             tag_keys=keys,
         )
         self.batch_size = Histogram(
-            "embedding_batch_size",
+            "model_batch_size",
             description="Inputs per forward pass.",
             boundaries=BATCH_SIZE_BUCKETS,
             tag_keys=keys,
         )
         self.batch_utilization = Histogram(
-            "embedding_batch_utilization",
+            "model_batch_utilization",
             description="Inputs per forward pass divided by max_batch_size.",
             boundaries=UTILIZATION_BUCKETS,
             tag_keys=keys,
         )
         self.queue_wait_seconds = Histogram(
-            "embedding_queue_wait_seconds",
+            "model_queue_wait_seconds",
             description="Time from arrival at the model replica to the start of its batch.",
             boundaries=LATENCY_BUCKETS_S,
             tag_keys=keys,
         )
         self.cancelled_requests = Counter(
-            "embedding_cancelled_requests",
+            "model_cancelled_requests",
             description="Requests whose caller gave up (deadline, disconnect) on the replica.",
             tag_keys=keys,
         )
         self.cancelled_items = Counter(
-            "embedding_cancelled_items",
+            "model_cancelled_items",
             description="Inputs of cancelled requests that were dropped before running.",
             tag_keys=keys,
         )
@@ -139,6 +155,79 @@ class ModelMetrics:
             self.cancelled_items.inc(skipped_items, tags=self.tags)
 
 
+class GenerationMetrics:
+    """One generator replica; tokens per second is the rate of ``generation_tokens``."""
+
+    def __init__(self, model: str) -> None:
+        self.tags = {"model": model}
+        keys = _keys("model")
+        self.time_to_first_token = Histogram(
+            "generation_time_to_first_token_seconds",
+            description="From a request's arrival at the replica to its first generated token.",
+            boundaries=TTFT_BUCKETS_S,
+            tag_keys=keys,
+        )
+        self.tokens = Counter("generation_tokens", description="Tokens generated.", tag_keys=keys)
+        self.prompt_tokens = Counter(
+            "generation_prompt_tokens", description="Prompt tokens read.", tag_keys=keys
+        )
+        self.requests = Counter(
+            "generation_requests",
+            description="Generations ended, by finish_reason: stop, length, cancelled (the "
+            "caller left or its deadline passed) or error.",
+            tag_keys=_keys("model", "finish_reason"),
+        )
+        self.cancelled = Counter(
+            "generation_cancelled",
+            description="Generations stopped because their caller went away.",
+            tag_keys=keys,
+        )
+
+    def started(self, prompt_tokens: int) -> None:
+        self.prompt_tokens.inc(prompt_tokens, tags=self.tags)
+
+    def first_token(self, seconds: float) -> None:
+        self.time_to_first_token.observe(seconds, tags=self.tags)
+
+    def ended(self, outcome: str, tokens: int) -> None:
+        if tokens:
+            self.tokens.inc(tokens, tags=self.tags)
+        self.requests.inc(tags=self.tags | {"finish_reason": outcome})
+        if outcome == "cancelled":
+            self.cancelled.inc(tags=self.tags)
+
+
+class MultiplexMetrics:
+    """Loads and evictions in a multiplexed replica, by model: Ray's own multiplex metrics
+    count per replica without saying which model, which is what shows thrashing."""
+
+    def __init__(self) -> None:
+        keys = _keys("model")
+        self.loads = Counter(
+            "multiplexed_model_loads",
+            description="Models loaded into a replica's multiplex cache.",
+            tag_keys=keys,
+        )
+        self.unloads = Counter(
+            "multiplexed_model_unloads",
+            description="Models evicted from a replica's multiplex cache (LRU).",
+            tag_keys=keys,
+        )
+        self.load_seconds = Histogram(
+            "multiplexed_model_load_seconds",
+            description="Time to load a model into a replica.",
+            boundaries=LATENCY_BUCKETS_S,
+            tag_keys=keys,
+        )
+
+    def record_load(self, model: str, seconds: float) -> None:
+        self.loads.inc(tags={"model": model})
+        self.load_seconds.observe(seconds, tags={"model": model})
+
+    def record_unload(self, model: str) -> None:
+        self.unloads.inc(tags={"model": model})
+
+
 @cache
-def ingress_metrics() -> IngressMetrics:
-    return IngressMetrics()
+def request_metrics() -> RequestMetrics:
+    return RequestMetrics()

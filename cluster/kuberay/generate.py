@@ -7,7 +7,7 @@
 serve_config.yaml stays the single source of truth for the Serve applications: the
 RayService's ``spec.serveConfigV2`` is that file with only the Kubernetes differences
 below applied, and the Ray version, image tags and worker-group sizes are derived from
-pyproject.toml, constraints.txt and the deployments' resource needs. tests/unit/
+pyproject.toml, constraints.txt and the deployments' resource needs. tests/unit/cluster/
 test_kuberay.py fails when a committed manifest differs from what this script prints.
 
 Kubernetes differences in the Serve config, and why:
@@ -63,7 +63,8 @@ WORKING_DIR_URL = REPO_URL + "/archive/refs/tags/v{version}.zip"
 NAME = "rsic"
 # Kubernetes Secret with key `auth_token`; create it before the first apply (cluster/README.md).
 AUTH_SECRET = "rsic-ray-auth"
-# Secret with key `api_keys.json`: the ingress's API-key hashes (deployments/manage_keys.py).
+# Secret with key `api_keys.json`: the ingress's API-key hashes
+# (deployments/security/manage_keys.py).
 API_KEYS_SECRET = "rsic-api-keys"
 API_KEYS_DIR = "/etc/rsic/keys"
 APP_LABEL = "ray-serve-inference-cluster"

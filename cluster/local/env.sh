@@ -39,7 +39,7 @@ export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}
 export RAY_DASHBOARD_ADDRESS=${RAY_DASHBOARD_ADDRESS:-http://127.0.0.1:$DASHBOARD_PORT}
 export RAY_USAGE_STATS_ENABLED=0
 
-# Where the ingress finds its API keys (SHA-256 hashes only; see deployments/manage_keys.py).
+# Where the ingress finds its API keys (SHA-256 hashes only; see deployments/security/manage_keys.py).
 # Ray replicas inherit the environment of `ray start`, so this must be set before start.sh:
 # a path, not a secret, and no credential ever goes into serve_config.yaml.
 export RSIC_API_KEYS_FILE=${RSIC_API_KEYS_FILE:-$RUN_DIR/api_keys.json}

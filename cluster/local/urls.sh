@@ -12,6 +12,6 @@ cat <<TXT
 
   Try:   curl -s 127.0.0.1:$SERVE_PORT/v1/embeddings -H "Authorization: Bearer \$API_KEY" \\
            -H 'content-type: application/json' -d '{"input":["hello world"],"model":"all-MiniLM-L6-v2"}'
-         (API_KEY: printed by the first make up; new keys: python -m deployments.manage_keys add NAME)
+         (API_KEY: printed by the first make up; new keys: python -m deployments.security.manage_keys add NAME)
   CLI:   source cluster/local/env.sh && serve status
 TXT

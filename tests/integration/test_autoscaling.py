@@ -15,8 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live_cluster import MODEL, LiveCluster, deployment, open_app
-from tests.load import Load
+from tests.support.live_cluster import MODEL, LiveCluster, deployment, open_app
+from tests.support.load import Load
 
 APP = "autoscale"
 

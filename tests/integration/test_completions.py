@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.generation import (
+from tests.support.generation import (
     chunks_of,
     completion,
     settled,
@@ -27,8 +27,8 @@ from tests.generation import (
     stream_events,
     wait_for,
 )
-from tests.live_cluster import GENERATOR, MODEL, ROOT, LiveCluster, deployment
-from tests.scrape import total
+from tests.support.live_cluster import GENERATOR, MODEL, ROOT, LiveCluster, deployment
+from tests.support.scrape import total
 
 GREEDY: dict[str, Any] = {"temperature": 0, "max_tokens": 12}
 # Greedy decoding from this prompt repeats one whole word: a visible delta per token.

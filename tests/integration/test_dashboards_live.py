@@ -17,8 +17,8 @@ import pytest
 
 from monitoring.grafana.dashboards import INFERENCE, panel_queries
 from monitoring.grafana.promql import substitute_variables
-from tests.live_cluster import GENERATOR, LOCAL, MODEL, LiveCluster, free_port
-from tests.predict_traffic import predict_rounds
+from tests.support.live_cluster import GENERATOR, LOCAL, MODEL, LiveCluster, free_port
+from tests.support.predict_traffic import predict_rounds
 
 
 @pytest.fixture(scope="module")

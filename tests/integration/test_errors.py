@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.live_cluster import MODEL
+from tests.support.live_cluster import MODEL
 
 
 def error_of(response: httpx.Response, status: int) -> dict[str, str]:

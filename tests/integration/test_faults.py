@@ -3,7 +3,7 @@
 
 A separate application ("faults") runs two replicas of each deployment, so one survives
 each kill; the ingress retries a model call once when its replica dies mid-request
-(deployments/state.py), so a model kill should cost no request at all.
+(deployments/ingress/model_client.py), so a model kill should cost no request at all.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.live_cluster import MODEL, LiveCluster, deployment, redundant_app
-from tests.load import Load
+from tests.support.live_cluster import MODEL, LiveCluster, deployment, redundant_app
+from tests.support.load import Load
 
 APP = "faults"
 
@@ -35,7 +35,8 @@ def faults_url(cluster: LiveCluster) -> Iterator[str]:
 @pytest.mark.parametrize("killed", [MODEL, "Ingress"])
 def test_replica_killed_under_load(cluster: LiveCluster, faults_url: str, killed: str) -> None:
     # Model calls of 16 longish texts keep the model replicas busy, so the kill lands
-    # mid-request: only the ingress's retry (deployments/state.py) saves those requests.
+    # mid-request: only the ingress's retry (deployments/ingress/model_client.py) saves
+    # those requests.
     inputs = 16 if killed == MODEL else 1
     with Load(faults_url, concurrency=4, inputs=inputs) as load:
         time.sleep(3)  # steady state first

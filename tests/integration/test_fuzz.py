@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.live_cluster import GENERATOR, MODEL, LiveCluster
+from tests.support.live_cluster import GENERATOR, MODEL, LiveCluster
 
 CHECKS = [
     not_a_server_error,

@@ -9,31 +9,11 @@ so deltas of its counters are exactly what the test sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 
-from tests.live_cluster import MODEL, LiveCluster
-from tests.scrape import Samples, scrape, settle, total, wait_until
-
-
-def read(cluster: LiveCluster) -> Samples:
-    return scrape(cluster, "ray_model_")
-
-
-def wait_for(cluster: LiveCluster, done: Callable[[Samples], bool], timeout: float = 45) -> Samples:
-    return wait_until(lambda: read(cluster), done, timeout)
-
-
-def settled(cluster: LiveCluster, application: str, quiet_s: float = 12) -> Samples:
-    """Samples once the app's series stop changing: earlier tests' traffic reaches the
-    endpoint late, since Ray exports application metrics every few seconds."""
-
-    def of_app() -> Samples:
-        return {k: v for k, v in read(cluster).items() if ("application", application) in k[1]}
-
-    settle(of_app, quiet_s)
-    return read(cluster)
+from tests.support.live_cluster import MODEL, LiveCluster
+from tests.support.model_metrics import settled, wait_for
+from tests.support.scrape import Samples, total
 
 
 def test_custom_metrics_count_what_was_sent(cluster: LiveCluster, tight_url: str) -> None:

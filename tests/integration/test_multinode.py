@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.live_cluster import (
+from tests.support.live_cluster import (
     MODEL,
     LiveCluster,
     base_config,
@@ -21,7 +21,7 @@ from tests.live_cluster import (
     open_app,
     start_cluster,
 )
-from tests.load import Load
+from tests.support.load import Load
 
 APP = "multinode"
 

@@ -10,7 +10,7 @@ import numpy as np
 import openai
 import pytest
 
-from tests.live_cluster import GENERATOR, MODEL, LiveCluster
+from tests.support.live_cluster import GENERATOR, MODEL, LiveCluster
 
 
 @pytest.fixture

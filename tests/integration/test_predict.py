@@ -17,10 +17,10 @@ import pytest
 from sklearn.datasets import load_iris
 
 from deployments.model_manifest import load_model_dir
-from deployments.torch_artifact import LoadedModel
-from tests.live_cluster import MODEL, ROOT, LiveCluster
-from tests.scrape import Samples, scrape, total, wait_until
-from tests.timing import assert_consistent_server_timing
+from deployments.models.predictor.torch_artifact import LoadedModel
+from tests.support.live_cluster import MODEL, ROOT, LiveCluster
+from tests.support.scrape import Samples, scrape, total, wait_until
+from tests.support.timing import assert_consistent_server_timing
 
 IRIS = "iris-classifier"
 TENANTS = [f"tenant-{n}" for n in range(4)]

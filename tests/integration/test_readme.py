@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from tests.live_cluster import ROOT, LiveCluster
+from tests.support.live_cluster import ROOT, LiveCluster
 
 
 def readme_examples() -> list[str]:

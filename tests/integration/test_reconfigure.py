@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.live_cluster import MODEL, LiveCluster
+from tests.support.live_cluster import MODEL, LiveCluster
 
 
 def batching(client: httpx.Client) -> dict[str, float]:

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live_cluster import MODEL, LiveCluster, deployment, redundant_app
-from tests.load import Load
+from tests.support.live_cluster import MODEL, LiveCluster, deployment, redundant_app
+from tests.support.load import Load
 
 APP = "rolling"
 

@@ -7,10 +7,10 @@ import time
 import httpx
 import pytest
 
-from deployments import api_keys
-from tests.integration.test_metrics import read, wait_for
-from tests.live_cluster import MODEL, TRICKLE_BURST, TRICKLE_RATE, LiveCluster
-from tests.scrape import Samples, total
+from deployments.security import api_keys
+from tests.support.live_cluster import MODEL, TRICKLE_BURST, TRICKLE_RATE, LiveCluster
+from tests.support.model_metrics import read, wait_for
+from tests.support.scrape import Samples, total
 
 EMBED = {"input": "secure by default", "model": MODEL}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from deployments.config import AppArgs
-from tests.live_cluster import MODEL, LiveCluster
+from tests.support.live_cluster import MODEL, LiveCluster
 
 
 def main_args(cluster: LiveCluster) -> AppArgs:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from deployments.config import AppArgs, BatchConfig
-from tests.kuberay_manifests import load_manifest, serve_config
-from tests.live_cluster import ROOT, base_config
+from deployments.config import AppArgs
+from deployments.contracts import BatchConfig
+from tests.support.kuberay_manifests import load_manifest, serve_config
+from tests.support.live_cluster import ROOT, base_config
 
 
 def test_serve_config_args_validate() -> None:
@@ -35,7 +36,7 @@ def test_user_config_is_a_valid_batch_config() -> None:
 @pytest.mark.parametrize("profile", ["cpu", "gpu"])
 def test_model_admits_every_call_the_ingress_may_hold_open(profile: str) -> None:
     """Each ingress replica holds up to max_calls_in_flight calls open per embedding
-    model (deployments/call_coalescer.py): the model must admit them all at the ingress's
+    model (deployments/ingress/call_coalescer.py): the model must admit them all at the ingress's
     max_replicas, or the surplus is shed with 503; and its autoscaling target, counted in
     calls, must sit below what one busy ingress holds, or it never scales out."""
     config = base_config() if profile == "cpu" else serve_config(load_manifest("gpu"))

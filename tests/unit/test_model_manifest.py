@@ -120,7 +120,7 @@ def test_app_args_resolve_predictors_and_multiplexed_roots(
 
 
 def test_predict_routes_are_metered_with_bounded_paths() -> None:
-    from deployments.request_metrics import is_metered
+    from deployments.ingress.middleware.request_metrics import is_metered
 
     assert is_metered("/v1/embeddings")
     assert is_metered("/v1/models/iris-classifier/predict")

@@ -1,0 +1,45 @@
+"""The ingress's checks of client text, one set for every route that takes text.
+
+Schemas (``schemas/``) check a body's shape; what depends on the configured limits, or
+is valid JSON but no text a tokenizer can take, is checked here before any model call:
+embeddings' ``input``, completions' ``prompt`` and ``stop``. Predictors' tensors are
+checked by the schemas generated from their manifests (``schemas/predict.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deployments.config import RequestLimits
+from deployments.contracts import is_encodable
+from deployments.errors import InvalidInputError
+
+
+def check_text(text: str, name: str, limits: RequestLimits, param: str) -> None:
+    """One client text: not empty, within ``max_input_chars``, real Unicode."""
+    if not text:
+        raise InvalidInputError(f"{name} is an empty string", param=param)
+    if len(text) > limits.max_input_chars:
+        raise InvalidInputError(
+            f"{name} has {len(text)} characters; at most {limits.max_input_chars} are accepted",
+            param=param,
+        )
+    if not is_encodable(text):
+        raise InvalidInputError(
+            f"{name} is not valid Unicode text (it has a lone surrogate)", param=param
+        )
+
+
+def check_texts(texts: Sequence[str], limits: RequestLimits, param: str) -> None:
+    """A list of texts sent as ``param``: 1 to ``max_inputs_per_request`` of them, each
+    checked by ``check_text`` (named ``param[i]`` in errors)."""
+    if not texts:
+        raise InvalidInputError(f"{param} must not be empty", param=param)
+    if len(texts) > limits.max_inputs_per_request:
+        raise InvalidInputError(
+            f"{param} has {len(texts)} items; at most "
+            f"{limits.max_inputs_per_request} are accepted per request",
+            param=param,
+        )
+    for i, text in enumerate(texts):
+        check_text(text, f"{param}[{i}]", limits, param)

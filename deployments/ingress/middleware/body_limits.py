@@ -1,0 +1,89 @@
+"""Body checks enforced before the body is parsed: media type (415), size (413), UTF-8 (422)."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deployments.config import RequestLimits
+from deployments.errors import (
+    InvalidInputError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+JSON = "application/json"
+
+
+def is_json(content_type: str | None) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower() == JSON
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class BodyLimitsMiddleware:
+    """Rejects non-JSON bodies (415), bodies over the size limit (413) and JSON that is not
+    UTF-8 (422, as any other malformed JSON).
+
+    The size holds whether or not Content-Length is sent: the body is read (at most
+    ``max_request_bytes``) before the app sees it, so a chunked upload cannot grow past the
+    limit and the app never parses a partial body.
+    """
+
+    def __init__(self, app: ASGIApp, limits: RequestLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in METHODS_WITH_BODY:
+            await self.app(scope, receive, send)
+            return
+        limits = self.limits
+        headers = Headers(scope=scope)
+        try:
+            declared = int(headers.get("content-length", "0"))
+        except ValueError:
+            declared = 0
+        has_body = declared > 0 or "chunked" in headers.get("transfer-encoding", "").lower()
+        # Only a body has a media type: a bodiless request goes on to its 405 or 422.
+        if has_body and limits.require_json and not is_json(headers.get("content-type")):
+            raise UnsupportedMediaTypeError(f"the request body must be JSON (Content-Type: {JSON})")
+        limit = limits.max_request_bytes
+        too_large = PayloadTooLargeError(f"request body exceeds {limit} bytes")
+        if declared > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > limit:
+                raise too_large
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if has_body and is_json(headers.get("content-type")) and not _is_utf8(body):
+            # JSON is UTF-8 (RFC 8259); FastAPI would call anything else a 400 "error
+            # parsing the body", unlike every other malformed JSON, which is a 422.
+            raise InvalidInputError("request body is not valid JSON: it is not UTF-8 text")
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

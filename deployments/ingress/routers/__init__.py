@@ -1,0 +1,1 @@
+"""One APIRouter per resource; each ``routers/X.py`` has its bodies in ``schemas/X.py``."""

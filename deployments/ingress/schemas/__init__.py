@@ -1,0 +1,1 @@
+"""HTTP request and response bodies (pydantic), one module per router."""

@@ -1,0 +1,117 @@
+"""HTTP schemas of POST /v1/completions, compatible with OpenAI's (legacy) completions API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from deployments.contracts import FinishReason
+
+MAX_STOPS = 4
+MAX_STOP_CHARS = 256
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = Field(
+        False, description="Send one more chunk, before [DONE], with usage and no choices."
+    )
+
+
+class CompletionRequest(BaseModel):
+    # Unknown fields are ignored: OpenAI clients send extras (echo, logprobs, ...).
+    model_config = ConfigDict(
+        extra="ignore",
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [{"model": "tiny-gpt2", "prompt": "Once upon a time", "max_tokens": 16}]
+        },
+    )
+
+    model: str = Field(description="Id of a served generator model (see GET /v1/models).")
+    prompt: str | list[str] = Field(
+        description="Text to continue; a list must hold exactly one string."
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Most tokens to generate; defaults to the model's default_max_tokens "
+        "and may not exceed its max_new_tokens_limit.",
+    )
+    temperature: float = Field(1.0, ge=0.0, le=2.0, description="0 is greedy decoding.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    stop: str | list[str] | None = Field(
+        None,
+        description=f"Up to {MAX_STOPS} texts; generation ends before the first of them, "
+        "which is not returned (finish_reason `stop`).",
+    )
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1, description="Seeds sampling for reproducible outputs."
+    )
+    n: int = Field(1, description="Completions per prompt; only 1 is supported.")
+    stream: bool = Field(False, description="Stream the text as Server-Sent Events.")
+    stream_options: StreamOptions | None = Field(None, description="Streaming options.")
+    user: str | None = Field(None, max_length=256, description="Opaque end-user id; ignored.")
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list) and len(v) != 1:
+            raise ValueError(f"exactly one prompt per request is supported, got {len(v)}")
+        return v
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError("only n=1 is supported")
+        return v
+
+    @field_validator("stop")
+    @classmethod
+    def _few_stops(cls, v: str | list[str] | None) -> str | list[str] | None:
+        stops = [v] if isinstance(v, str) else v or []
+        if len(stops) > MAX_STOPS:
+            raise ValueError(f"at most {MAX_STOPS} stop sequences are accepted")
+        for s in stops:
+            if not s or len(s) > MAX_STOP_CHARS:
+                raise ValueError(f"each stop sequence must have 1 to {MAX_STOP_CHARS} characters")
+        return v
+
+    def prompt_text(self) -> str:
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+
+    def stops(self) -> list[str]:
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+
+
+class CompletionChoice(BaseModel):
+    text: str = Field(description="Generated text (in a stream: the new text of this chunk).")
+    index: int = Field(0, description="Always 0 (n=1).")
+    logprobs: None = Field(None, description="Not supported; always null.")
+    finish_reason: FinishReason | None = Field(
+        None,
+        description="`stop` (end of text or a stop sequence) or `length` (max_tokens); "
+        "null on stream chunks but the last.",
+    )
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int = Field(description="Tokens of the prompt.")
+    completion_tokens: int = Field(description="Tokens generated.")
+    total_tokens: int = Field(description="Their sum.")
+
+
+class CompletionResponse(BaseModel):
+    """The whole answer (stream false), or one `data:` chunk of a stream (without usage)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str = Field(description="Same for every chunk of one completion.")
+    object: Literal["text_completion"] = "text_completion"
+    created: int = Field(description="Unix time the completion started.")
+    model: str
+    choices: list[CompletionChoice]
+    usage: CompletionUsage | None = None

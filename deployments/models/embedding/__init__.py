@@ -1,0 +1,1 @@
+"""Sentence-embedding models: the encoder and its batched deployment."""

@@ -1,0 +1,238 @@
+"""The text-generation deployment: any Hugging Face causal LM from a local directory.
+
+Knows nothing of HTTP. ``generate`` is a streaming method (call it through
+``handle.options(stream=True)``): it yields a first chunk once the prompt is accepted,
+then text deltas as tokens are produced, decoded one token at a time with a KV cache.
+Each decode step runs on a one-thread executor, so the event loop stays free to accept,
+interleave and cancel requests: when the caller goes away Serve cancels this generator
+at its next await, and no further token is computed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import torch
+from ray import serve
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from deployments.config import GeneratorArgs
+from deployments.contracts import (
+    BatchConfig,
+    FinishReason,
+    GenerateRequest,
+    GenerationChunk,
+    ModelContract,
+    ModelInfo,
+    TensorSpec,
+)
+from deployments.errors import InputTooLongError, InvalidInputError
+from deployments.metrics import GenerationMetrics
+from deployments.models.generation.detokenizer import IncrementalDecoder
+from deployments.models.generation.stop_sequences import StopMatcher
+from deployments.models.runtime import (
+    ForwardRunner,
+    hf_model_dir,
+    pick_device,
+    pick_dtype,
+    set_torch_threads,
+)
+
+logger = logging.getLogger("ray.serve")
+
+
+MIN_TEMPERATURE = 1e-4
+
+# Each request decodes on its own (no batching across requests): say so in GET /v1/models.
+UNBATCHED = BatchConfig(max_batch_size=1, batch_wait_timeout_s=0.0)
+
+
+class _Sequence:
+    """One request's decoding state, touched only by the executor thread."""
+
+    def __init__(self, prompt_ids: list[int], request: GenerateRequest, device: torch.device):
+        self.next_input = torch.tensor([prompt_ids], device=device)
+        self.past: Any = None
+        self.temperature = request.temperature
+        self.top_p = request.top_p
+        self.rng = torch.Generator()  # CPU: sampling happens on CPU, whatever the device
+        if request.seed is None:
+            self.rng.seed()
+        else:
+            self.rng.manual_seed(request.seed)
+
+
+class TextGeneratorModel:
+    """Tokenizer and model, loaded once; pure PyTorch, no Serve."""
+
+    def __init__(self, args: GeneratorArgs) -> None:
+        self.device = pick_device(args.device)
+        self.dtype = pick_dtype(args.dtype, self.device)
+        source = hf_model_dir(args.source)
+        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            source, local_files_only=True, dtype=self.dtype
+        )
+        self.model = model.to(self.device).eval()
+        config = self.model.config
+        self.context = int(
+            getattr(config, "max_position_embeddings", None)
+            or getattr(config, "n_positions", None)
+            or args.max_prompt_tokens + args.max_new_tokens_limit
+        )
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+
+    def encode(self, text: str) -> list[int]:
+        ids: list[int] = self.tokenizer(text, add_special_tokens=True)["input_ids"]
+        if not ids and self.tokenizer.bos_token_id is not None:
+            ids = [self.tokenizer.bos_token_id]
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        text = self.tokenizer.decode(
+            ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+        return text if isinstance(text, str) else "".join(text)
+
+    @torch.inference_mode()
+    def step(self, seq: _Sequence) -> int:
+        """One forward pass over the new input with the cached keys/values; the next token."""
+        out = self.model(input_ids=seq.next_input, past_key_values=seq.past, use_cache=True)
+        seq.past = out.past_key_values
+        logits = out.logits[0, -1].float().cpu()
+        token = self._sample(logits, seq)
+        seq.next_input = torch.tensor([[token]], device=self.device)
+        return token
+
+    @staticmethod
+    def _sample(logits: torch.Tensor, seq: _Sequence) -> int:
+        # Dividing by a tiny temperature overflows to inf (then NaN probabilities); it
+        # means greedy anyway.
+        if seq.temperature < MIN_TEMPERATURE:
+            return int(torch.argmax(logits))
+        probs = torch.softmax(logits / seq.temperature, dim=-1)
+        if seq.top_p < 1.0:
+            sorted_probs, order = torch.sort(probs, descending=True)
+            # Keep the smallest head of the distribution whose mass reaches top_p.
+            outside = torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= seq.top_p
+            # The most likely token always stays: a top_p below float32's range (1e-300)
+            # compares as 0 and would otherwise zero the whole distribution.
+            outside[0] = False
+            sorted_probs[outside] = 0.0
+            pick = torch.multinomial(sorted_probs, 1, generator=seq.rng)
+            return int(order[pick])
+        return int(torch.multinomial(probs, 1, generator=seq.rng))
+
+
+@serve.deployment(
+    max_ongoing_requests=16,
+    ray_actor_options={"num_cpus": 1},
+    health_check_period_s=10,
+)
+class TextGenerator:
+    def __init__(self, args: GeneratorArgs) -> None:
+        set_torch_threads(args.torch_threads)
+        self._args = args
+        self._lm = TextGeneratorModel(args)
+        self._runner = ForwardRunner(args.name, thread_name="decode")
+        self._metrics = GenerationMetrics(args.name)
+        logger.info(
+            "loaded generator %s from %s on %s (%s), context %d",
+            args.name,
+            args.source,
+            self._lm.device,
+            self._lm.dtype,
+            self._lm.context,
+        )
+
+    def check_health(self) -> None:
+        self._runner.check_health()
+
+    def info(self) -> ModelInfo:
+        lm = self._lm
+        return ModelInfo(
+            name=self._args.name,
+            kind="generator",
+            device=str(lm.device),
+            dtype=str(lm.dtype).removeprefix("torch."),
+            batching=UNBATCHED,
+            contract=ModelContract(
+                inputs=[TensorSpec(name="prompt", datatype="string", shape=[1])],
+                outputs=[
+                    TensorSpec(
+                        name="text",
+                        datatype="string",
+                        shape=[-1],
+                        description="streamed text deltas of the continuation",
+                    )
+                ],
+                max_tokens_per_input=min(self._args.max_prompt_tokens, lm.context - 1),
+                truncates=False,
+            ),
+        )
+
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[GenerationChunk]:
+        arrived = time.perf_counter()
+        self._runner.check_serving()
+        lm = self._lm
+        prompt_ids = await self._runner.run_unchecked(lm.encode, request.prompt)
+        self._check_lengths(len(prompt_ids), request.max_tokens)
+        self._metrics.started(len(prompt_ids))
+        yield GenerationChunk(prompt_tokens=len(prompt_ids))
+
+        seq = _Sequence(prompt_ids, request, lm.device)
+        decoder = IncrementalDecoder(lm.decode)
+        stops = StopMatcher(request.stop)
+        produced = 0
+        outcome = "error"
+        try:
+            finish: FinishReason | None = None
+            while finish is None:
+                token = await self._runner.run(lm.step, seq)
+                produced += 1
+                if produced == 1:
+                    self._metrics.first_token(time.perf_counter() - arrived)
+                if token in lm.eos_ids:
+                    finish = "stop"
+                    text = stops.feed(decoder.flush()) + stops.flush()
+                else:
+                    text = stops.feed(decoder.add(token))
+                    if stops.stopped:
+                        finish = "stop"
+                    elif produced >= request.max_tokens:
+                        finish = "length"
+                        text += stops.feed(decoder.flush()) + stops.flush()
+                if text or finish:
+                    yield GenerationChunk(
+                        text=text, completion_tokens=produced, finish_reason=finish
+                    )
+            outcome = finish
+        except (asyncio.CancelledError, GeneratorExit):
+            # The caller left (client disconnect, deadline): stop decoding right here.
+            outcome = "cancelled"
+            logger.info("generation cancelled after %d of %d tokens", produced, request.max_tokens)
+            raise
+        finally:
+            self._metrics.ended(outcome, produced)
+
+    def _check_lengths(self, prompt_tokens: int, max_tokens: int) -> None:
+        limit = min(self._args.max_prompt_tokens, self._lm.context - 1)
+        if prompt_tokens > limit:
+            raise InputTooLongError(
+                f"prompt has {prompt_tokens} tokens; model {self._args.name} accepts at "
+                f"most {limit}",
+                param="prompt",
+            )
+        if prompt_tokens + max_tokens > self._lm.context:
+            raise InvalidInputError(
+                f"prompt ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceeds "
+                f"the context window of model {self._args.name} ({self._lm.context} tokens)",
+                param="max_tokens",
+            )

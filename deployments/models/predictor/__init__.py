@@ -1,0 +1,1 @@
+"""Model-repository models (TorchScript / torch.export plus a manifest), batched by rows."""
