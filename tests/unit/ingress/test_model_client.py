@@ -6,6 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 from ray.exceptions import ActorDiedError, RayTaskError
+from ray.serve._private.common import DeploymentID
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 
 from deployments.errors import (
@@ -34,7 +35,7 @@ def test_backpressure_is_overload_with_retry_after() -> None:
 
 
 def test_no_replica_and_a_lost_replica_are_unavailable() -> None:
-    gone = translated(DeploymentUnavailableError("m"))
+    gone = translated(DeploymentUnavailableError(DeploymentID(name="m", app_name="default")))
     assert isinstance(gone, ModelUnavailableError)
     assert "no running replica" in gone.message
     died = translated(ActorDiedError())
