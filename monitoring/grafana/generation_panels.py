@@ -1,4 +1,4 @@
-"""The text-generation row of the inference dashboard (deployments/generation_metrics.py).
+"""The text-generation row of the inference dashboard (deployments/metrics.py).
 
 Counted at the generator's replicas, whose deployment is named after the model.
 """

@@ -1,7 +1,7 @@
 """Panels of the model repository's multiplexed deployments: which models are loaded,
 evicted and reloaded, and what a load costs.
 
-Our counters (deployments/multiplex_metrics.py) say which model; Ray's own gauge says
+Our counters (deployments/metrics.py) say which model; Ray's own gauge says
 how many models each replica holds.
 """
 
