@@ -31,8 +31,10 @@ from deployments.errors import (
     ServingError,
 )
 from deployments.ingress.call_coalescer import CallCoalescer, LineFull
+from deployments.ingress.request_context import RequestContext
 from deployments.metrics import CallMetrics
 from deployments.security.access_control import AccessControl
+from deployments.security.principal import Principal
 
 logger = logging.getLogger("ray.serve")
 
@@ -90,6 +92,17 @@ class ModelClient:
             for m in args.models
             if m.max_calls_in_flight is not None and m.name in self.models
         }
+
+    def admit(
+        self, caller: Principal, model: str, kind: ModelKind, context: RequestContext
+    ) -> DeploymentHandle:
+        """``model``'s handle for ``caller``, on a route that serves ``kind`` models, with the
+        request labelled by it (metrics). 403 before 404, so a key scoped to some models
+        cannot probe which others exist."""
+        caller.require_model(model)
+        handle = self.handle(model, kind)
+        context.serve_model(model, kind)
+        return handle
 
     def handle(self, model: str, kind: ModelKind | None = None) -> DeploymentHandle:
         """The model's deployment; 404 if it is not served (as a ``kind`` model, if given)."""

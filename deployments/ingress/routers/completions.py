@@ -67,10 +67,7 @@ async def create_completion(
     deadline: RequestDeadline,
     request: Request,
 ) -> Response:
-    # 403 before 404, so a key scoped to some models cannot probe which others exist.
-    caller.require_model(body.model)
-    handle = models.handle(body.model, "generator")
-    context_of(request.scope).serve_model(body.model, "generator")
+    handle = models.admit(caller, body.model, "generator", context_of(request.scope))
     generate = _generate_request(body, models.generators[body.model], models.limits)
     stream = GenerationStream(
         body.model,

@@ -55,10 +55,7 @@ async def create_embeddings(
     deadline: RequestDeadline,
     request: Request,
 ) -> Response:
-    # 403 before 404, so a key scoped to some models cannot probe which others exist.
-    caller.require_model(body.model)
-    models.handle(body.model, "embedding")
-    context_of(request.scope).serve_model(body.model, "embedding")
+    models.admit(caller, body.model, "embedding", context_of(request.scope))
     texts = [body.input] if isinstance(body.input, str) else body.input
     check_texts(texts, models.limits, "input")
     if body.dimensions is not None:
