@@ -12,13 +12,13 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.config import AppArgs
-from deployments.ingress import openapi
+from deployments.ingress import docs_pages, openapi
 from deployments.ingress.middleware import errors
 from deployments.ingress.middleware.access import AccessMiddleware
 from deployments.ingress.middleware.body_limits import BodyLimitsMiddleware
 from deployments.ingress.middleware.request_metrics import RequestMetricsMiddleware
 from deployments.ingress.model_client import ModelClient
-from deployments.ingress.routers import completions, embeddings, health, models, predict
+from deployments.ingress.routers import chat, completions, embeddings, health, models, predict
 from deployments.security.access_control import AccessControl
 from deployments.security.settings import Settings
 
@@ -37,7 +37,11 @@ def create_app(client: ModelClient, model_routers: Sequence[APIRouter] = ()) -> 
         version="0.1.0",
         description=DESCRIPTION,
         swagger_ui_parameters={"persistAuthorization": True},
+        # FastAPI's pages load their assets from a CDN; docs_pages serves them itself.
+        docs_url=None,
+        redoc_url=None,
     )
+    docs_pages.install(app)
     app.state.model_client = client  # read by the routes' Models dependency
     app.include_router(embeddings.router)
     app.include_router(models.router)
@@ -61,7 +65,7 @@ def model_routers(args: AppArgs) -> list[APIRouter]:
     found: list[APIRouter] = []
     found += predict.routers(args.predictor_specs(), args.limits.max_inputs_per_request)
     if args.generators:
-        found.append(completions.router)
+        found += [completions.router, chat.router]
     return found
 
 

@@ -16,7 +16,14 @@ from deployments.security.settings import Settings
 
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# Swagger UI's and ReDoc's scripts and styles (ingress.docs_pages): public with the pages.
+DOCS_ASSET_PREFIX = "/docs/assets/"
 API_KEY_HEADER = "X-API-Key"
+
+
+def _is_docs_asset(path: str) -> bool:
+    # No "..": a path that could climb out of the assets is never waved through.
+    return path.startswith(DOCS_ASSET_PREFIX) and ".." not in path
 
 
 class AccessControl:
@@ -39,7 +46,7 @@ class AccessControl:
     def is_public(self, path: str) -> bool:
         if path in PROBE_PATHS:
             return True
-        if path in DOCS_PATHS:
+        if path in DOCS_PATHS or _is_docs_asset(path):
             return self.auth.public_docs or not self.requires_credentials
         return False
 

@@ -64,6 +64,39 @@ def _describe(tensor: _Tensor) -> str:
     return text
 
 
+def example_value(tensor: _Tensor) -> bool | int | float:
+    """One element the contract accepts: the middle of its [min, max] where it has both,
+    else its one bound, else 0."""
+    if tensor.dtype == "bool":
+        return False
+    low = tensor.min if isinstance(tensor, InputSpec) else None
+    high = tensor.max if isinstance(tensor, InputSpec) else None
+    value = (low + high) / 2 if low is not None and high is not None else (low or high or 0.0)
+    if tensor.dtype.startswith("int"):
+        # The int nearest the middle that is still within both bounds.
+        whole = round(value)
+        if low is not None and whole < low:
+            whole = math.ceil(low)
+        if high is not None and whole > high:
+            whole = math.floor(high)
+        return whole
+    return float(value)
+
+
+def example_rows(tensor: _Tensor, rows: int = 1) -> list[Any]:
+    """``rows`` rows of ``tensor``, each of its fixed dims, filled with example_value."""
+    value: Any = example_value(tensor)
+    for dim in reversed(tensor.shape[1:]):
+        value = [value] * dim
+    return [value] * rows
+
+
+def example_request(spec: ModelSpec) -> dict[str, Any]:
+    """A valid request body for the model, from its manifest (the schema's example, so
+    /docs' "Try it out" starts from a body the model accepts)."""
+    return {"inputs": {t.name: example_rows(t) for t in spec.manifest.inputs}}
+
+
 def request_model(spec: ModelSpec, max_rows: int) -> type[BaseModel]:
     """``{"inputs": {<input>: [row, ...]}}`` with at most ``max_rows`` rows."""
     fields: dict[str, Any] = {
@@ -76,7 +109,9 @@ def request_model(spec: ModelSpec, max_rows: int) -> type[BaseModel]:
     inputs = create_model(_class_name(spec.name, "Inputs"), __base__=_Inputs, **fields)
     return create_model(
         _class_name(spec.name, "PredictRequest"),
-        __config__=ConfigDict(extra="forbid"),
+        __config__=ConfigDict(
+            extra="forbid", json_schema_extra={"examples": [example_request(spec)]}
+        ),
         __doc__=spec.manifest.description or f"Inputs of {spec.name}.",
         inputs=(inputs, Field(description="One list of rows per input tensor, same length.")),
     )

@@ -12,8 +12,8 @@ import torch
 from pydantic import BaseModel, ValidationError
 
 from deployments.examples.iris_classifier import build
-from deployments.ingress.schemas.predict import request_model, response_model
-from deployments.model_manifest import ModelManifest, ModelSpec
+from deployments.ingress.schemas.predict import example_request, request_model, response_model
+from deployments.model_manifest import ModelManifest, ModelSpec, load_model_dir
 from deployments.models.predictor.torch_artifact import LoadedModel
 
 
@@ -152,3 +152,33 @@ def test_model_runs_on_cuda_like_on_cpu(tmp_path: Path) -> None:
         (cpu,) = LoadedModel(spec, "cpu").run([x])
         (gpu,) = LoadedModel(spec, "cuda").run([x])
         np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "tensor",
+    [
+        {"name": "x", "dtype": "float32", "shape": [-1, 2, 3], "min": -1, "max": 1},
+        {"name": "x", "dtype": "float16", "shape": [-1, 4], "min": 2.5},
+        {"name": "x", "dtype": "float64", "shape": [-1], "max": -7},
+        {"name": "x", "dtype": "int64", "shape": [-1, 2], "min": 0.5, "max": 1.9},
+        {"name": "x", "dtype": "int32", "shape": [-1, 3], "min": 3, "max": 4},
+        {"name": "x", "dtype": "int32", "shape": [-1, 3]},
+        {"name": "x", "dtype": "bool", "shape": [-1, 2]},
+    ],
+)
+def test_the_schema_example_is_a_request_the_contract_accepts(tensor: dict[str, Any]) -> None:
+    """/docs' "Try it out" starts from the schema's example: it must validate."""
+    model_spec = spec([tensor, {"name": "other", "dtype": "float32", "shape": [-1, 1]}])
+    req = request_model(model_spec, 2)
+    (example,) = req.model_json_schema()["examples"]
+    assert example == example_request(model_spec)
+    assert accepts(req, example["inputs"]), example
+    rows = example["inputs"]["x"]
+    assert np.asarray(rows).shape[1:] == tuple(tensor["shape"][1:])
+
+
+def test_the_iris_example_is_within_its_manifest(tmp_path: Path) -> None:
+    model_spec = load_model_dir(build(tmp_path / "iris", "iris"))
+    example = example_request(model_spec)
+    assert example == {"inputs": {"features": [[5.0, 5.0, 5.0, 5.0]]}}
+    assert accepts(request_model(model_spec, 4), example["inputs"])
