@@ -89,8 +89,8 @@ def test_nothing_else_rides_on_the_asset_prefix(tmp_path: Path, path: str) -> No
 
 
 def test_every_request_body_carries_an_example_its_schema_accepts(tmp_path: Path) -> None:
-    """Swagger UI's "Try it out" starts from the example: embeddings, completions and a predictor typed
-    from a manifest each get one, and it validates against the published schema."""
+    """Swagger UI's "Try it out" starts from the example: embeddings, completions and a
+    predictor typed from a manifest each get one, and it validates against the schema."""
     manifest = ModelManifest.model_validate(
         {
             "name": "demo",
