@@ -30,6 +30,8 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@# promtool (Debian's prometheus package) checks the alert rules in the test suite.
 	@cluster/local/prometheus.sh install
+	@# amtool (Debian's prometheus-alertmanager) checks the Alertmanager config likewise.
+	@cluster/local/alertmanager.sh install
 	@touch $@
 
 bootstrap: $(STAMP)
@@ -67,11 +69,13 @@ up: bootstrap models
 	@# First run only: issue an API key, print it once, keep only its hash (.run/api_keys.json).
 	@$(ENV) python -m deployments.security.manage_keys ensure local
 	@$(ENV) cluster/local/deploy.sh serve_config.yaml
+	@$(ENV) cluster/local/alertmanager.sh start
 	@$(ENV) cluster/local/prometheus.sh start
 	@$(ENV) cluster/local/urls.sh
 
 down:
 	@$(ENV) cluster/local/prometheus.sh stop
+	@$(ENV) cluster/local/alertmanager.sh stop
 	@$(ENV) cluster/local/stop.sh
 
 status: bootstrap

@@ -2,6 +2,8 @@
 # A local Prometheus for the Ray cluster of this checkout (start.sh), with the rules of
 # monitoring/prometheus. usage: prometheus.sh start|stop|status|render|install
 #   PROM_PORT (9090)  PROM_SCRAPE_INTERVAL (5s)  PROM_RETENTION (7d)
+#   AM_PORT (9093): the Alertmanager it sends alerts to (alertmanager.sh)
+#   PROM_RULES_DIR (monitoring/prometheus/rules): tests point it at shortened copies
 # Everything it writes lives in $RUN_DIR/prometheus; stop stops only the process it started.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -42,8 +44,9 @@ render() {
   mkdir -p "$PROM_DIR"
   python "$ROOT/monitoring/prometheus/render.py" \
     --sd-file "$SD_FILE" \
-    --rules-dir "$ROOT/monitoring/prometheus/rules" \
+    --rules-dir "${PROM_RULES_DIR:-$ROOT/monitoring/prometheus/rules}" \
     --listen-port "$PROM_PORT" \
+    --alertmanager-port "${AM_PORT:-9093}" \
     --scrape-interval "$PROM_SCRAPE_INTERVAL" \
     --local-hosts "$(hostname -I 2>/dev/null || true)" \
     --out "$CONFIG"

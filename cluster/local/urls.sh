@@ -9,6 +9,7 @@ cat <<TXT
   Ray dashboard $RAY_DASHBOARD_ADDRESS
   Ray metrics  http://127.0.0.1:$METRICS_PORT/metrics
   Prometheus   http://127.0.0.1:${PROM_PORT:-9090}   (dashboards: monitoring/README.md)
+  Alertmanager http://127.0.0.1:${AM_PORT:-9093}   (notifications: $RUN_DIR/alertmanager/notifications.jsonl)
 
   Try:   curl -s 127.0.0.1:$SERVE_PORT/v1/embeddings -H "Authorization: Bearer \$API_KEY" \\
            -H 'content-type: application/json' -d '{"input":["hello world"],"model":"all-MiniLM-L6-v2"}'

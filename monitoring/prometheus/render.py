@@ -2,7 +2,7 @@
 
 Run as a script by cluster/local/prometheus.sh (it needs nothing but PyYAML), imported by
 the tests. The committed file stays the single source: this only fills in paths, the
-port, the scrape interval and the loopback relabel.
+port, the scrape interval, the loopback relabel and the Alertmanager's port.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def render(
     listen_port: int = 9090,
     scrape_interval: str = "5s",
     local_hosts: list[str] | None = None,
+    alertmanager_port: int = 9093,
 ) -> dict[str, Any]:
     config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
     config["global"]["scrape_interval"] = scrape_interval
@@ -49,6 +50,8 @@ def render(
         (loopback,) = (r for r in ray["relabel_configs"] if r.get("target_label") == "__address__")
         loopback["regex"] = loopback_regex(local_hosts)
     jobs["prometheus"]["static_configs"] = [{"targets": [f"127.0.0.1:{listen_port}"]}]
+    (alertmanagers,) = config["alerting"]["alertmanagers"]
+    alertmanagers["static_configs"] = [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]
     return config
 
 
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules-dir", type=Path, default=RULES_DIR)
     parser.add_argument("--listen-port", type=int, default=9090)
     parser.add_argument("--scrape-interval", default="5s")
+    parser.add_argument("--alertmanager-port", type=int, default=9093)
     parser.add_argument(
         "--local-hosts",
         default="",
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         listen_port=args.listen_port,
         scrape_interval=args.scrape_interval,
         local_hosts=args.local_hosts.split(),
+        alertmanager_port=args.alertmanager_port,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(dump(config))

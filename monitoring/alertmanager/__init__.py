@@ -1,0 +1,1 @@
+"""Alertmanager: its config renderer and the default webhook receiver (config beside them)."""
