@@ -14,11 +14,18 @@ import json
 import sys
 from pathlib import Path
 
-from monitoring.grafana.dashboard_spec import Dashboard, Panel, to_json
+from monitoring.grafana.dashboard_spec import Annotation, Dashboard, Panel, to_json
 from monitoring.grafana.generation_panels import GENERATION
 from monitoring.grafana.multiplexing_panels import MULTIPLEXING
 from monitoring.grafana.panels import AUTOSCALING, HARDWARE, OVERVIEW, PER_MODEL, VARIABLES
-from monitoring.grafana.promql import BUILTIN_INTERVALS, substitute_variables, variables_used
+from monitoring.grafana.promql import (
+    APP,
+    BUILTIN_INTERVALS,
+    CLUSTER,
+    sel,
+    substitute_variables,
+    variables_used,
+)
 
 __all__ = [
     "BUILTIN_INTERVALS",
@@ -43,6 +50,17 @@ INFERENCE = Dashboard(
     tags=("ray", "serve", "inference"),
     variables=VARIABLES,
     rows=(OVERVIEW, PER_MODEL, MULTIPLEXING, GENERATION, AUTOSCALING, HARDWARE),
+    # Prometheus's own ALERTS series: one region per alert while it fires (the rules in
+    # monitoring/prometheus/rules/*_alerts.yml), so a latency step lines up with its cause.
+    annotations=(
+        Annotation(
+            name="Firing alerts",
+            expr=sel("ALERTS", 'alertstate="firing"', CLUSTER, APP),
+            title="{{alertname}}",
+            text="{{severity}}: {{application}} {{deployment}}{{model}}{{route}}",
+            tag_keys=("severity", "application", "deployment", "model"),
+        ),
+    ),
 )
 
 DASHBOARDS: tuple[Dashboard, ...] = (INFERENCE,)
