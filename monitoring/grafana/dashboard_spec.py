@@ -1,21 +1,35 @@
-"""A small typed spec of a Grafana dashboard and its rendering to Grafana's JSON.
+"""A small typed spec of a Grafana dashboard, rendered with Grafana's own SDK.
 
-Only what the dashboards here use: rows of time-series and stat panels over one
-Prometheus data source chosen by a `datasource` variable, plus query variables and
-Prometheus annotations. Layout is automatic: panels flow left to right in 24-column rows.
+The panel modules declare what the dashboards show with the dataclasses here (rows of
+time-series and stat panels over one Prometheus data source chosen by a `datasource`
+variable, query variables, Prometheus annotations); ``to_json`` builds the dashboard with
+Grafana Labs' grafana-foundation-sdk (typed builders generated from Grafana's schemas) and
+returns what its encoder writes. Layout: panels flow left to right in 24-column rows.
+
+What the SDK (11.6 schemas) lacks, so is added to its output here: a Prometheus annotation
+query's own fields (``step``, ``titleFormat``, ``textFormat``, ``tagKeys``,
+``useValueForTime``, and a ``target`` holding the PromQL expression: its AnnotationQuery
+types ``target`` as Grafana's built-in annotation filter), and ``id`` on row panels.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as builders
+from grafana_foundation_sdk.builders import prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as models
 
 GRID_WIDTH = 24
 PANEL_HEIGHT = 8
 DATASOURCE_VAR = "datasource"
 DATASOURCE = {"type": "prometheus", "uid": "${" + DATASOURCE_VAR + "}"}
-# Grafana 10.x/11.x read and write this version without migrating the panels.
-SCHEMA_VERSION = 39
+_DATASOURCE_REF = models.DataSourceRef(type_val="prometheus", uid="${" + DATASOURCE_VAR + "}")
 
 
 @dataclass(frozen=True)
@@ -80,104 +94,121 @@ class Dashboard:
     annotations: tuple[Annotation, ...] = ()
 
 
-def _field_config(panel: Panel) -> dict[str, Any]:
-    defaults: dict[str, Any] = {"unit": panel.unit}
-    if panel.min is not None:
-        defaults["min"] = panel.min
-    if panel.max is not None:
-        defaults["max"] = panel.max
-    if panel.kind == "timeseries":
-        defaults["custom"] = {"fillOpacity": 10, "lineWidth": 1, "showPoints": "never"}
-    if panel.value_names:
-        defaults["mappings"] = [
-            {
-                "type": "value",
-                "options": {
-                    str(value): {"text": text, "color": color, "index": i}
-                    for i, (value, (text, color)) in enumerate(sorted(panel.value_names.items()))
-                },
-            }
-        ]
-    return {"defaults": defaults, "overrides": []}
+def _target(target: Target, ref_id: str) -> prometheus.Dataquery:
+    return (
+        prometheus.Dataquery()
+        .ref_id(ref_id)
+        .datasource(_DATASOURCE_REF)
+        .expr(target.expr)
+        .legend_format(target.legend)
+        .range()
+    )
 
 
-def _options(panel: Panel) -> dict[str, Any]:
-    if panel.kind == "stat":
-        return {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "background",
-            "graphMode": "none",
-            "textMode": "value_and_name",
-            "justifyMode": "auto",
-            "orientation": "auto",
-        }
-    return {
-        "legend": {
-            "displayMode": "table",
-            "placement": "bottom",
-            "calcs": ["mean", "max", "lastNotNull"],
-            "showLegend": True,
-        },
-        "tooltip": {"mode": "multi", "sort": "desc"},
+def _mappings(panel: Panel) -> list[models.ValueMapping]:
+    if not panel.value_names:
+        return []
+    options = {
+        str(value): models.ValueMappingResult(text=text, color=color, index=i)
+        for i, (value, (text, color)) in enumerate(sorted(panel.value_names.items()))
     }
+    return [models.ValueMap(options=options)]
 
 
-def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
+def _stat(panel: Panel) -> stat.Panel:
+    return (
+        stat.Panel()
+        .reduce_options(
+            common_builders.ReduceDataOptions().calcs(["lastNotNull"]).fields("").values(False)
+        )
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+        .justify_mode(common.BigValueJustifyMode.AUTO)
+        .orientation(common.VizOrientation.AUTO)
+    )
+
+
+def _timeseries() -> timeseries.Panel:
+    return (
+        timeseries.Panel()
+        .fill_opacity(10)
+        .line_width(1)
+        .show_points(common.VisibilityMode.NEVER)
+        .legend(
+            common_builders.VizLegendOptions()
+            .display_mode(common.LegendDisplayMode.TABLE)
+            .placement(common.LegendPlacement.BOTTOM)
+            .calcs(["mean", "max", "lastNotNull"])
+            .show_legend(True)
+        )
+        .tooltip(
+            common_builders.VizTooltipOptions()
+            .mode(common.TooltipDisplayMode.MULTI)
+            .sort(common.SortOrder.DESCENDING)
+        )
+    )
+
+
+def _panel(panel: Panel, panel_id: int, x: int, y: int) -> stat.Panel | timeseries.Panel:
     description = panel.description
     if panel.gpu_only:
         description += " Empty on clusters without GPUs."
+    built = _stat(panel) if panel.kind == "stat" else _timeseries()
+    built = (
+        built.id(panel_id)
+        .title(panel.title)
+        .description(description)
+        .datasource(_DATASOURCE_REF)
+        .grid_pos(models.GridPos(h=PANEL_HEIGHT, w=panel.width, x=x, y=y))
+        .unit(panel.unit)
+        .targets([_target(t, chr(ord("A") + i)) for i, t in enumerate(panel.targets)])
+    )
+    if panel.min is not None:
+        built = built.min(panel.min)
+    if panel.max is not None:
+        built = built.max(panel.max)
+    if panel.value_names:
+        built = built.mappings(_mappings(panel))
+    return built
+
+
+def _variable(variable: Variable) -> builders.QueryVariable:
+    return (
+        builders.QueryVariable(variable.name)
+        .label(variable.label)
+        .datasource(_DATASOURCE_REF)
+        .query(variable.query)
+        # Refresh the values whenever the time range changes (new replicas, models).
+        .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .include_all(True)
+        .all_value(".*")
+        .multi(True)
+        .current(models.VariableOption(selected=True, text=["All"], value=["$__all"]))
+        .sort(models.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def _datasource_variable() -> builders.DatasourceVariable:
+    return builders.DatasourceVariable(DATASOURCE_VAR).label("Data source").type("prometheus")
+
+
+def _annotation(annotation: Annotation) -> builders.AnnotationQuery:
+    return (
+        builders.AnnotationQuery()
+        .name(annotation.name)
+        .datasource(_DATASOURCE_REF)
+        .enable(True)
+        .hide(False)
+        .icon_color(annotation.color)
+        .expr(annotation.expr)
+    )
+
+
+def _prometheus_annotation_fields(annotation: Annotation) -> dict[str, Any]:
+    """What a Prometheus annotation carries beyond the SDK's AnnotationQuery (see above).
+    Grafana 10+ reads the query from `target`; the flat `expr`/`step` keep older ones working."""
     return {
-        "id": panel_id,
-        "type": panel.kind,
-        "title": panel.title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "gridPos": {"h": PANEL_HEIGHT, "w": panel.width, "x": x, "y": y},
-        "targets": [
-            {
-                "refId": chr(ord("A") + i),
-                "datasource": DATASOURCE,
-                "expr": target.expr,
-                "legendFormat": target.legend,
-                "range": True,
-            }
-            for i, target in enumerate(panel.targets)
-        ],
-        "fieldConfig": _field_config(panel),
-        "options": _options(panel),
-    }
-
-
-def _variable_json(variable: Variable) -> dict[str, Any]:
-    return {
-        "name": variable.name,
-        "label": variable.label,
-        "type": "query",
-        "datasource": DATASOURCE,
-        "definition": variable.query,
-        "query": {"query": variable.query, "refId": f"{variable.name}-values"},
-        # 2: refresh the values whenever the time range changes (new replicas, models).
-        "refresh": 2,
-        "includeAll": True,
-        "allValue": ".*",
-        "multi": True,
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-        "options": [],
-        "regex": "",
-        "sort": 1,
-        "hide": 0,
-    }
-
-
-def _annotation_json(annotation: Annotation) -> dict[str, Any]:
-    # Grafana 10+ reads the query from `target`; the flat `expr`/`step` keep older ones working.
-    return {
-        "name": annotation.name,
-        "datasource": DATASOURCE,
-        "enable": True,
-        "hide": False,
-        "iconColor": annotation.color,
-        "expr": annotation.expr,
         "step": annotation.step,
         "target": {"expr": annotation.expr, "interval": annotation.step, "refId": "Anno"},
         "titleFormat": annotation.title,
@@ -187,35 +218,14 @@ def _annotation_json(annotation: Annotation) -> dict[str, Any]:
     }
 
 
-def _datasource_variable() -> dict[str, Any]:
-    return {
-        "name": DATASOURCE_VAR,
-        "label": "Data source",
-        "type": "datasource",
-        "query": "prometheus",
-        "current": {},
-        "options": [],
-        "regex": "",
-        "refresh": 1,
-        "hide": 0,
-    }
-
-
-def _layout(rows: tuple[Row, ...]) -> list[dict[str, Any]]:
-    panels: list[dict[str, Any]] = []
+def _with_layout(built: builders.Dashboard, rows: tuple[Row, ...]) -> builders.Dashboard:
+    """Rows and panels with explicit grid positions: a panel that would overflow the row's
+    24 columns starts the next line (the SDK's own flow lets it overflow)."""
     next_id = 1
     y = 0
     for row in rows:
-        panels.append(
-            {
-                "id": next_id,
-                "type": "row",
-                "title": row.title,
-                "collapsed": False,
-                "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y},
-                "panels": [],
-            }
-        )
+        grid = models.GridPos(h=1, w=GRID_WIDTH, x=0, y=y)
+        built = built.with_row(builders.Row(row.title).id(next_id).grid_pos(grid))
         next_id += 1
         y += 1
         x = 0
@@ -223,31 +233,38 @@ def _layout(rows: tuple[Row, ...]) -> list[dict[str, Any]]:
             if x + panel.width > GRID_WIDTH:
                 x = 0
                 y += PANEL_HEIGHT
-            panels.append(_panel_json(panel, next_id, x, y))
+            built = built.with_panel(_panel(panel, next_id, x, y))
             next_id += 1
             x += panel.width
         y += PANEL_HEIGHT
-    return panels
+    return built
 
 
 def to_json(dashboard: Dashboard) -> dict[str, Any]:
     """The dashboard as Grafana stores it; `id` is left out so imports create or match by uid."""
-    return {
-        "uid": dashboard.uid,
-        "title": dashboard.title,
-        "description": dashboard.description,
-        "tags": list(dashboard.tags),
-        "editable": True,
-        "graphTooltip": 1,
-        "refresh": "10s",
-        "time": {"from": "now-30m", "to": "now"},
-        "timezone": "browser",
-        "schemaVersion": SCHEMA_VERSION,
-        "version": 1,
-        "links": [],
-        "annotations": {"list": [_annotation_json(a) for a in dashboard.annotations]},
-        "templating": {
-            "list": [_datasource_variable(), *(_variable_json(v) for v in dashboard.variables)]
-        },
-        "panels": _layout(dashboard.rows),
-    }
+    built = (
+        builders.Dashboard(dashboard.title)
+        .uid(dashboard.uid)
+        .description(dashboard.description)
+        .tags(list(dashboard.tags))
+        .editable()
+        .tooltip(models.DashboardCursorSync.CROSSHAIR)
+        .refresh("10s")
+        .time("now-30m", "now")
+        .timezone("browser")
+        .version(1)
+        .with_variable(_datasource_variable())
+    )
+    for variable in dashboard.variables:
+        built = built.with_variable(_variable(variable))
+    for annotation in dashboard.annotations:
+        built = built.annotation(_annotation(annotation))
+    built = _with_layout(built, dashboard.rows)
+    rendered: dict[str, Any] = json.loads(json.dumps(built.build(), cls=JSONEncoder))
+    for entry, annotation in zip(
+        rendered.get("annotations", {}).get("list", []), dashboard.annotations, strict=True
+    ):
+        entry.update(_prometheus_annotation_fields(annotation))
+    rendered.setdefault("annotations", {"list": []})
+    rendered.setdefault("links", [])
+    return rendered
