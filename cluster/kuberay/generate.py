@@ -67,6 +67,10 @@ AUTH_SECRET = "rsic-ray-auth"
 # (deployments/security/manage_keys.py).
 API_KEYS_SECRET = "rsic-api-keys"
 API_KEYS_DIR = "/etc/rsic/keys"
+# GCS fault tolerance: the Redis that holds the GCS's state, outside the cluster (a managed
+# Redis: a Redis on the head pod would die with it), and the Secret with key `password`.
+REDIS_ADDRESS = "redis.rsic.svc.cluster.local:6379"
+REDIS_SECRET = "rsic-gcs-redis"
 APP_LABEL = "ray-serve-inference-cluster"
 METRICS_PORT = 8080
 DASHBOARD_PORT = 8265
@@ -566,6 +570,21 @@ def cluster_config(
             env vars by hand instead would leave the operator's calls unauthenticated.
             """,
         ): {"mode": "token", "secretName": auth_secret},
+        Key(
+            "gcsFaultToleranceOptions",
+            """
+            GCS fault tolerance: the GCS keeps the cluster state (nodes, actors, Serve's
+            checkpoint) in this Redis, so a head pod that restarts finds its applications
+            again and worker pods (their proxies and replicas) keep serving meanwhile.
+            externalStorageNamespace defaults to the RayCluster's UID: a NewCluster upgrade
+            starts from a clean state. The password comes from key `password` of the Secret.
+            """,
+        ): {
+            "redisAddress": REDIS_ADDRESS,
+            "redisPassword": {
+                "valueFrom": {"secretKeyRef": {"name": REDIS_SECRET, "key": "password"}}
+            },
+        },
         "headGroupSpec": head,
         "workerGroupSpecs": workers,
     }

@@ -407,6 +407,24 @@ def test_token_auth_comes_from_a_secret(manifest: dict[str, Any]) -> None:
             assert "TOKEN" not in env["name"] or "valueFrom" in env, name
 
 
+def test_gcs_fault_tolerance_uses_an_external_redis_with_a_secret(
+    manifest: dict[str, Any],
+) -> None:
+    """GCS FT is on, as it is for `make up` (cluster/local/env.sh GCS_FT=redis): the GCS
+    state lives in a Redis outside the cluster, and its password comes from a Secret."""
+    options = cluster_config(manifest)["gcsFaultToleranceOptions"]
+    host, _, port = options["redisAddress"].rpartition(":")
+    assert host and port.isdigit()
+    assert host not in ("127.0.0.1", "localhost"), "a Redis on the head pod dies with it"
+    ref = options["redisPassword"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] and ref["key"]
+    assert "value" not in options["redisPassword"], "a literal password would be committed"
+    # KubeRay wires the head's Redis flags itself; by hand they would conflict.
+    for name, container in containers(manifest):
+        for env in container.get("env", []):
+            assert not env["name"].startswith("RAY_REDIS"), name
+
+
 def test_pods_outlive_the_longest_graceful_shutdown(manifest: dict[str, Any]) -> None:
     longest = max(
         d.get("graceful_shutdown_timeout_s", 20)
