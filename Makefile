@@ -30,6 +30,8 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@# promtool (Debian's prometheus package) checks the alert rules in the test suite.
 	@cluster/local/prometheus.sh install
+	@# redis-server (Debian's package) holds the GCS's state: GCS fault tolerance (env.sh GCS_FT).
+	@cluster/local/redis.sh install
 	@# amtool (Debian's prometheus-alertmanager) checks the Alertmanager config likewise.
 	@cluster/local/alertmanager.sh install
 	@touch $@

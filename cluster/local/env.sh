@@ -44,6 +44,28 @@ export RAY_USAGE_STATS_ENABLED=0
 # a path, not a secret, and no credential ever goes into serve_config.yaml.
 export RSIC_API_KEYS_FILE=${RSIC_API_KEYS_FILE:-$RUN_DIR/api_keys.json}
 
+# GCS fault tolerance (Ray's name): the head's GCS keeps the cluster state (nodes, actors,
+# Serve's checkpoint) in an external Redis, so a GCS that dies is restarted with its state
+# (start.sh supervises it) and a restarted head finds its applications again.
+#   redis  a loopback Redis per cluster (cluster/local/redis.sh), on REDIS_PORT
+#   off    state in the GCS's memory: a dead GCS takes the head node down with it
+GCS_FT=${GCS_FT:-off}
+# Its own port per cluster, derived from RUN_DIR like RAY_TMPDIR (the test suite and the
+# benchmarks run private clusters beside `make up`): in 20000-29999, below Linux's ephemeral
+# ports (where free-port pickers land) and above Ray's worker ports (10002-19999).
+REDIS_PORT=${REDIS_PORT:-$((20000 + 0x$(printf '%s' "$RUN_DIR" | md5sum | cut -c1-4) % 10000))}
+REDIS_PASSWORD_FILE=${REDIS_PASSWORD_FILE:-$RUN_DIR/redis/password}
+case $GCS_FT in
+  redis)
+    # Read by `ray start --head` (and the GCS it starts); the password goes in by flag.
+    export RAY_REDIS_ADDRESS=127.0.0.1:$REDIS_PORT
+    # One cluster per Redis here, but a fixed name says whose keys these are.
+    export RAY_external_storage_namespace=${RAY_external_storage_namespace:-rsic}
+    ;;
+  off) unset RAY_REDIS_ADDRESS ;;
+  *) echo "GCS_FT must be redis or off (got $GCS_FT)" >&2 && return 1 ;;
+esac
+
 # Serve's fast path (Ray 2.60). Every Ray process reads these at import, so they must be in
 # the environment of `ray start`. benchmarks/RESULTS.md has what each mode buys here:
 #   haproxy  HAProxy (C) takes the HTTP port instead of Serve's Python proxy and forwards to

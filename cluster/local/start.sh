@@ -41,9 +41,20 @@ if [[ $FAST_PATH == haproxy ]]; then
   mkdir -p "$HAPROXY_DIR" && chmod 700 "$HAPROXY_DIR" # its admin socket is mode 0666
 fi
 
-# setsid puts Ray in a session of its own; --block keeps `ray start` as its leader.
-setsid bash -c 'echo $$ > "$0"; exec "$@"' "$SID_FILE" \
-  ray start --head --block \
+# setsid puts Ray in a session of its own. Its leader: with GCS_FT=redis the GCS supervisor
+# (gcs_supervisor.sh: `ray start`, then restart the GCS when it dies); otherwise
+# `ray start --block`. The Redis runs in a session of its own and outlives a head that
+# dies, so a head started again finds its state (cluster/README.md).
+if [[ $GCS_FT == redis ]]; then
+  "$(dirname "$0")/redis.sh" start
+  leader=("$(dirname "$0")/gcs_supervisor.sh" "$SID_FILE")
+  ray_flags=(--redis-password "$(cat "$REDIS_PASSWORD_FILE")")
+else
+  leader=(bash -c 'echo $$ > "$0"; exec "$@"' "$SID_FILE")
+  ray_flags=(--block)
+fi
+setsid "${leader[@]}" \
+  ray start --head "${ray_flags[@]}" \
   --port "$RAY_PORT" \
   --dashboard-host 127.0.0.1 --dashboard-port "$DASHBOARD_PORT" \
   --metrics-export-port "$METRICS_PORT" \

@@ -316,6 +316,8 @@ def start_cluster(
             "HAPROXY_STATS_PORT",
             "HAPROXY_METRICS_PORT",
             "FALLBACK_PROXY_PORT",
+            # GCS fault tolerance (env.sh GCS_FT=redis): the GCS's Redis.
+            "REDIS_PORT",
         )
     }
     env = {
