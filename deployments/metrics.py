@@ -9,7 +9,9 @@ cardinality never depends on client input.
 - ``model_*``: every model route at the ingress (requests, errors, coalesced calls) and
   every batched model replica (embedding and predictor: items, batches, queue waits);
 - ``generation_*``: generator replicas (tokens, time to first token, finish reasons);
-- ``multiplexed_model_*``: loads and evictions in multiplexed replicas.
+- ``multiplexed_model_*``: loads and evictions in multiplexed replicas;
+- ``autoscaling_policy_*``: the SLO autoscaling policy's inputs and decisions, from the
+  Serve controller (deployments/autoscaling/policy.py), by application and deployment.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from functools import cache
 from typing import Any
 
 from ray.serve.metrics import Counter, Gauge, Histogram
+
+from deployments.queue_wait import replica_queue_waits
 
 UNKNOWN_MODEL = "unknown"
 
@@ -148,6 +152,8 @@ class ModelMetrics:
             self.input_tokens.observe(n, tags=tags)
         for w in waits:
             self.queue_wait_seconds.observe(w, tags=tags)
+        # The same waits, for the replica's record_autoscaling_stats (SLO policy).
+        replica_queue_waits().add(waits)
 
     def record_cancelled(self, skipped_items: int) -> None:
         self.cancelled_requests.inc(tags=self.tags)
@@ -226,6 +232,59 @@ class MultiplexMetrics:
 
     def record_unload(self, model: str) -> None:
         self.unloads.inc(tags={"model": model})
+
+
+class AutoscalingPolicyMetrics:
+    """The SLO autoscaling policy's view, set on every decision in the Serve controller.
+
+    ``application``/``deployment`` are ours to set here: Serve adds (and reserves) them
+    only inside replicas, and the controller is not one."""
+
+    def __init__(self) -> None:
+        keys = _keys("application", "deployment")
+        self.queue_wait_p95 = Gauge(
+            "autoscaling_policy_queue_wait_p95_seconds",
+            description="Queue-wait p95 the SLO policy saw (worst replica, last seconds).",
+            tag_keys=keys,
+        )
+        self.target = Gauge(
+            "autoscaling_policy_target_seconds",
+            description="The SLO policy's queue-wait p95 target.",
+            tag_keys=keys,
+        )
+        self.desired_replicas = Gauge(
+            "autoscaling_policy_desired_replicas",
+            description="Replicas the SLO policy asked for, before Ray's delays and bounds.",
+            tag_keys=keys,
+        )
+        self.own_signal = Gauge(
+            "autoscaling_policy_own_signal",
+            description="1 while the SLO policy decides on queue wait, 0 while it falls back "
+            "to Ray's default policy (no or too few waits: idle or starting).",
+            tag_keys=keys,
+        )
+
+    def record(
+        self,
+        application: str,
+        deployment: str,
+        *,
+        target_s: float,
+        p95_s: float | None,
+        desired: float,
+        own_signal: bool,
+    ) -> None:
+        tags = {"application": application, "deployment": deployment}
+        self.target.set(target_s, tags=tags)
+        if p95_s is not None:
+            self.queue_wait_p95.set(p95_s, tags=tags)
+        self.desired_replicas.set(desired, tags=tags)
+        self.own_signal.set(1.0 if own_signal else 0.0, tags=tags)
+
+
+@cache
+def autoscaling_policy_metrics() -> AutoscalingPolicyMetrics:
+    return AutoscalingPolicyMetrics()
 
 
 @cache

@@ -23,6 +23,7 @@ from deployments.contracts import BatchConfig
 from deployments.errors import InvalidInputError, ModelUnavailableError
 from deployments.model_manifest import resolve_source
 from deployments.models.batch_gate import BatchGate
+from deployments.queue_wait import replica_queue_waits
 
 logger = logging.getLogger("ray.serve")
 
@@ -131,3 +132,9 @@ class BatchedReplica:
 
     def check_health(self) -> None:
         self._runner.check_health()
+
+    def record_autoscaling_stats(self) -> dict[str, float]:
+        """Ray Serve's hook, called every ``metrics_interval_s`` when the deployment
+        autoscales: this replica's recent queue-wait p95, read by the SLO policy
+        (deployments/autoscaling/policy.py) in the controller."""
+        return replica_queue_waits().stats()

@@ -6,6 +6,7 @@
 | deployments/ingress/  | ingress        | torch, transformers, deployments.models               |
 | deployments/security/ | ingress        | FastAPI/Starlette, deployments.ingress / .models      |
 | deployments/models/   | model replicas | FastAPI/Starlette, deployments.ingress / .security    |
+| deployments/autoscaling/ | Serve controller | torch, FastAPI/Starlette, ingress / security / models |
 
 Every import statement counts, at any depth (a function-local import too), and
 ``TYPE_CHECKING`` blocks as well: a rule broken only for type checkers is still a room
@@ -37,6 +38,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "ingress": (*TORCH, "deployments.models"),
     "security": (*HTTP, "deployments.ingress", "deployments.models"),
     "models": (*HTTP, "deployments.ingress", "deployments.security"),
+    # Policies run inside the Serve controller, which serves no HTTP and loads no model.
+    "autoscaling": (*TORCH, *HTTP, *SUBPACKAGES),
 }
 
 
