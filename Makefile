@@ -8,7 +8,7 @@ STAMP := $(VENV)/.bootstrapped
 LOCK := requirements.lock
 ENV := source cluster/local/env.sh &&
 
-.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench models lock
+.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench bench-peers models lock
 
 help:
 	@echo "make up      start a local Ray cluster, deploy serve_config.yaml, print URLs"
@@ -17,7 +17,8 @@ help:
 	@echo "make status  serve status of the local cluster"
 	@echo "make test    run the test suite (starts its own private cluster)"
 	@echo "make lint    ruff + mypy"
-	@echo "make bench   CPU benchmark: raw model, naive Serve app, this app -> benchmarks/RESULTS.md"
+	@echo "make bench   CPU benchmark: raw model, naive Serve app, Infinity, this app -> benchmarks/RESULTS.md"
+	@echo "make bench-peers  raw model, Infinity (peer server), this app at c=1,16,32 -> benchmarks/RESULTS-peers.md"
 	@echo "make dashboards  regenerate monitoring/grafana/dashboards/*.json"
 	@echo "make manifests   regenerate cluster/kuberay/rayservice*.yaml from serve_config.yaml"
 	@echo "make lock    re-resolve requirements.lock after editing pyproject.toml or constraints.txt"
@@ -98,6 +99,14 @@ lint: bootstrap
 # Raw-model ceiling, naive Serve baseline and our app in one run -> benchmarks/RESULTS.md.
 bench: bootstrap
 	benchmarks/run_cpu.sh
+
+# The focused comparison (~8 min): the raw ceiling, Infinity (installed the first time into
+# .run/venv-infinity, its own pins) and this app, one server at a time, small and batched
+# requests at c=1,16,32, c=1 through wrk when installed. `make bench` includes Infinity too.
+bench-peers: bootstrap
+	NAIVE=0 PEERS=1 COLD_START=0 CONCURRENCY=$${CONCURRENCY:-1,16,32} \
+	  RESULTS=$${RESULTS:-benchmarks/RESULTS-peers.md} OUT_DIR=$${OUT_DIR:-benchmarks/out/peers} \
+	  benchmarks/run_cpu.sh
 
 manifests: bootstrap
 	$(BIN)/python cluster/kuberay/generate.py

@@ -4,7 +4,8 @@
         --plot-dir benchmarks/out
 
 The plan (written by run_cpu.sh) lists one section per workload, each with its raw-model
-ceiling, its runs and the baseline run the ratios divide by.
+ceiling, its runs, the baseline run the ratios divide by and optionally a peer (another
+embedding server, e.g. Infinity) that every other run is compared with at each concurrency.
 
 Ratios: each run's items/s over the baseline run's at the same concurrency, and over
 the raw model's best texts/s (the in-process ceiling: 100% would mean serving costs
@@ -140,6 +141,7 @@ def summarize_section(section: dict[str, Any]) -> dict[str, Any]:
             if bare and c1 and c1.get("p50_ms") is not None:
                 name = f"{label} c=1 p50 over the bare model call{key} ({threads} thr) (ms)"
                 out[name] = c1["p50_ms"] - bare["batch_p50_ms"]
+    out.update(_peer_figures(section))
     idle = _idle_gap(section)
     if idle:
         idle_ms, threads, back_to_back, after_idle = idle
@@ -183,6 +185,32 @@ def _idle_table(section: dict[str, Any]) -> list[str]:
         f"| after {idle_ms:g} ms idle | {after_idle:.1f} |",
         "",
     ]
+
+
+def _peer_figures(section: dict[str, Any]) -> dict[str, float]:
+    """Each run (but the baseline) against the section's peer server, concurrency by
+    concurrency: the goals are stated as ratios to it and p99 no higher than its."""
+    runs, peer = section["runs"], section.get("peer")
+    if peer not in runs:
+        return {}
+    theirs = {s["concurrency"]: s for s in runs[peer]["steps"]}
+    out: dict[str, float] = {}
+    for label, run in runs.items():
+        if label in (peer, section.get("baseline")):
+            continue
+        for mine in run["steps"]:
+            c = mine["concurrency"]
+            other = theirs.get(c)
+            if other is None:
+                continue
+            out[f"{label} / {peer} (items/s at c={c})"] = mine["items_per_s"] / max(
+                other["items_per_s"], 1e-9
+            )
+            if mine.get("p99_ms") is not None and other.get("p99_ms") is not None:
+                out[f"{label} p99 - {peer} p99 at c={c} (ms)"] = mine["p99_ms"] - other["p99_ms"]
+            if c == 1 and mine.get("p50_ms") is not None and other.get("p50_ms") is not None:
+                out[f"{label} p50 - {peer} p50 at c=1 (ms)"] = mine["p50_ms"] - other["p50_ms"]
+    return out
 
 
 def _format_figure(key: str, value: float) -> str:

@@ -2,6 +2,8 @@
 # One benchmark run on this machine's CPU, written to benchmarks/RESULTS.md:
 #   1. the raw model ceiling (benchmarks/raw_model.py, in-process, before any cluster starts
 #      so nothing else competes for the cores), for each workload's text length;
+#   1b. (PEERS=1) Infinity, the peer embedding server, on the same weights, swept with each
+#      workload (and c=1 through wrk), alone on the machine (benchmarks/peer_infinity.sh);
 #   2. the naive app (benchmarks/naive_app.py) on a stock Ray Serve cluster (FAST_PATH=off:
 #      what a naive deployment gets), swept with each workload;
 #   3. serve_config.yaml (this app) on a cluster started as `make up` starts it (the
@@ -24,6 +26,11 @@
 # Knobs (environment): CONCURRENCY (1,4,16,64)  DURATION (15)  WARMUP (5)  TEXTS (8)
 #   WORDS (32)  SMALL_TEXTS (1)  SMALL_WORDS (8)  PROCESSES (2)  BATCH_SIZES (1,8,32,128)
 #   RAW_TEXTS (512)  CPU_REQUESTS (300)  COLD_START (1)  OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
+#   PEERS (1 on CPU: the Infinity section; installs it into its own venv the first time)
+#   BENCH_NOTE (a line added to RESULTS.md's notes)
+#   NAIVE (1; 0 = the peers comparison only: raw ceiling, Infinity, this app; no naive app,
+#   CPU cost, call-coalescing A/B or floor; Infinity is then the ratios' baseline)
+# Peers comparison (make bench-peers):  NAIVE=0 COLD_START=0 CONCURRENCY=1,16,32 benchmarks/run_cpu.sh
 # Smoke run:  CONCURRENCY=1,4 DURATION=3 WARMUP=1 RAW_TEXTS=32 BATCH_SIZES=1,8 COLD_START=0 \
 #             RESULTS=/tmp/RESULTS.md benchmarks/run_cpu.sh
 #
@@ -39,7 +46,7 @@ PROFILE=${PROFILE:-cpu}
 if [[ $PROFILE == gpu ]]; then
   : "${CONCURRENCY:=1,8,32,128}" "${TEXTS:=32}" "${WORDS:=126}" "${SMALL_WORDS:=126}"
   : "${BATCH_SIZES:=32,128,512}" "${RAW_TEXTS:=4096}" "${COLD_START:=0}" "${GPUS:=1}"
-  : "${INGRESS_REPLICAS:=8}" "${MAX_BATCH_SIZE:=128}" "${PROCESSES:=4}"
+  : "${INGRESS_REPLICAS:=8}" "${MAX_BATCH_SIZE:=128}" "${PROCESSES:=4}" "${PEERS:=0}"
   MODEL_SOURCE=${MODEL_SOURCE:-$(mktemp -d /tmp/rsic-random-minilm-XXXXXX)}
   [[ -f $MODEL_SOURCE/config.json ]] || "$PY" -m benchmarks.random_model --out "$MODEL_SOURCE"
   export RSIC_BENCH_MODEL_SOURCE=$MODEL_SOURCE # the naive app's replicas read it
@@ -61,10 +68,14 @@ RAW_TEXTS=${RAW_TEXTS:-512}
 COLD_START=${COLD_START:-1}
 CPU_REQUESTS=${CPU_REQUESTS:-300}
 REPLICA_THREADS=${REPLICA_THREADS:-1}
+PEERS=${PEERS:-1}
+NAIVE=${NAIVE:-1}
 OUT_DIR=${OUT_DIR:-$ROOT/benchmarks/out}
 RESULTS=${RESULTS:-$ROOT/benchmarks/RESULTS.md}
 mkdir -p "$OUT_DIR"
 unset FAST_PATH RAY_TMPDIR SWEEP_URL SWEEP_METRICS_URL # each cluster below picks its own
+# shellcheck source=benchmarks/peer_infinity.sh
+[[ $PEERS != 1 ]] || source "$ROOT/benchmarks/peer_infinity.sh"
 
 echo "== raw model ceiling"
 for words in "$SMALL_WORDS" "$WORDS"; do
@@ -120,6 +131,7 @@ stop_cluster() {
 FLOOR_PID=
 cleanup() {
   stop_cluster
+  [[ $PEERS != 1 ]] || infinity_stop
   [[ -z $FLOOR_PID ]] || kill "$FLOOR_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -209,14 +221,30 @@ cpu_cost() { # LABEL KEY: CPU ms per small request in each role (proxy, ingress,
     --text-length "$SMALL_WORDS" --api-key "$2" --json "$OUT_DIR/cpu-$1.json"
 }
 
-echo "== naive app (benchmarks/naive_app.py) on stock Ray Serve"
-start_cluster off
-write_config naive "$RUN_DIR/naive.yaml"
-cluster/local/deploy.sh "$RUN_DIR/naive.yaml"
-sweep naive-small "$SMALL_TEXTS" "$SMALL_WORDS" --api-key "" --deployment NaiveModel
-sweep naive-batch "$TEXTS" "$WORDS" --api-key "" --deployment NaiveModel
-cpu_cost naive ""
-stop_cluster
+if [[ $PEERS == 1 ]]; then
+  echo "== peer: Infinity $INFINITY_VERSION ($INFINITY_ENGINE engine), same weights, alone"
+  infinity_install
+  PEER_PORT=$(free_ports 1)
+  infinity_start "$PEER_PORT"
+  export SWEEP_URL=http://127.0.0.1:$PEER_PORT SWEEP_METRICS_URL=
+  ! command -v wrk >/dev/null ||
+    CONCURRENCY=1 sweep infinity-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk --api-key ""
+  sweep infinity-small "$SMALL_TEXTS" "$SMALL_WORDS" --api-key ""
+  sweep infinity-batch "$TEXTS" "$WORDS" --api-key ""
+  unset SWEEP_URL SWEEP_METRICS_URL
+  infinity_stop
+fi
+
+if [[ $NAIVE == 1 ]]; then
+  echo "== naive app (benchmarks/naive_app.py) on stock Ray Serve"
+  start_cluster off
+  write_config naive "$RUN_DIR/naive.yaml"
+  cluster/local/deploy.sh "$RUN_DIR/naive.yaml"
+  sweep naive-small "$SMALL_TEXTS" "$SMALL_WORDS" --api-key "" --deployment NaiveModel
+  sweep naive-batch "$TEXTS" "$WORDS" --api-key "" --deployment NaiveModel
+  cpu_cost naive ""
+  stop_cluster
+fi
 
 echo "== this app (serve_config.yaml) as make up runs it"
 start_cluster "$(env -u FAST_PATH bash -c 'source cluster/local/env.sh && echo "$FAST_PATH"')"
@@ -229,17 +257,19 @@ cluster/local/deploy.sh "$RUN_DIR/tuned.yaml"
 C1_SECTION= WRK= FLOOR= FLOOR_NOTE= FLOOR_RUNS=
 if command -v wrk >/dev/null; then
   WRK=1
-  [[ $PROFILE != cpu ]] || FLOOR=1 # the c=1 floor (below) is this box's goal, CPU only
+  [[ $PROFILE != cpu || $NAIVE != 1 ]] || FLOOR=1 # the c=1 floor (below): CPU only
   CONCURRENCY=1 API_KEY=$API_KEY sweep tuned-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk
 fi
 API_KEY=$API_KEY sweep tuned-small "$SMALL_TEXTS" "$SMALL_WORDS"
 API_KEY=$API_KEY sweep tuned-batch "$TEXTS" "$WORDS"
-cpu_cost tuned "$API_KEY"
-# The same app with one model call per request (max_calls_in_flight: null): what the
-# ingress's call coalescing buys, on the same cluster.
-write_config percall "$RUN_DIR/percall.yaml"
-cluster/local/deploy.sh "$RUN_DIR/percall.yaml"
-API_KEY=$API_KEY sweep percall-small "$SMALL_TEXTS" "$SMALL_WORDS"
+if [[ $NAIVE == 1 ]]; then
+  cpu_cost tuned "$API_KEY"
+  # The same app with one model call per request (max_calls_in_flight: null): what the
+  # ingress's call coalescing buys, on the same cluster.
+  write_config percall "$RUN_DIR/percall.yaml"
+  cluster/local/deploy.sh "$RUN_DIR/percall.yaml"
+  API_KEY=$API_KEY sweep percall-small "$SMALL_TEXTS" "$SMALL_WORDS"
+fi
 # The c=1 floor (benchmarks/floor_app.py): the bare model call behind the thinnest apps of
 # the same shape, measured as above: what the serving path costs before any of our code.
 if [[ -n $FLOOR ]]; then
@@ -279,6 +309,8 @@ JSON
   )
 fi
 if [[ -n $WRK ]]; then
+  C1_PEER=
+  [[ $PEERS != 1 ]] || C1_PEER=", \"infinity\": \"$OUT_DIR/infinity-c1-wrk.json\""
   C1_SECTION=$(cat <<JSON
 ,
     {
@@ -286,8 +318,9 @@ if [[ -n $WRK ]]; then
       "description": "Concurrency 1 from wrk instead of the Python load generator: the latency over the bare model call without the client's own share.${FLOOR_NOTE:-}",
       "raw_replica": "$OUT_DIR/raw-replica.json",
       "raw_replica_idle": "$OUT_DIR/raw-replica-idle.json",
+      "peer": "infinity",
       "runs": {
-        "tuned": "$OUT_DIR/tuned-c1-wrk.json"${FLOOR_RUNS:-}
+        "tuned": "$OUT_DIR/tuned-c1-wrk.json"${C1_PEER}${FLOOR_RUNS:-}
       }
     }
 JSON
@@ -301,7 +334,41 @@ if [[ $COLD_START == 1 ]]; then
   COLD="\"$OUT_DIR/cold_start.json\""
 fi
 
-COMMAND="PROFILE=$PROFILE CONCURRENCY=$CONCURRENCY DURATION=$DURATION WARMUP=$WARMUP TEXTS=$TEXTS WORDS=$WORDS SMALL_TEXTS=$SMALL_TEXTS SMALL_WORDS=$SMALL_WORDS PROCESSES=$PROCESSES benchmarks/run_cpu.sh"
+COMMAND="PROFILE=$PROFILE CONCURRENCY=$CONCURRENCY DURATION=$DURATION WARMUP=$WARMUP TEXTS=$TEXTS WORDS=$WORDS SMALL_TEXTS=$SMALL_TEXTS SMALL_WORDS=$SMALL_WORDS PROCESSES=$PROCESSES PEERS=$PEERS NAIVE=$NAIVE benchmarks/run_cpu.sh"
+# Runs per workload (JSON members): the naive app and Infinity when they ran, then this app.
+runs() { # WORKLOAD
+  local out=
+  [[ $NAIVE != 1 ]] || out+="\"naive\": \"$OUT_DIR/naive-$1.json\", "
+  [[ $PEERS != 1 ]] || out+="\"infinity\": \"$OUT_DIR/infinity-$1.json\", "
+  echo "$out\"tuned\": \"$OUT_DIR/tuned-$1.json\""
+}
+BASELINE=naive CPU_COST= COALESCING= PEER_NOTE=
+if [[ $NAIVE == 1 ]]; then
+  CPU_COST="\"naive\": \"$OUT_DIR/cpu-naive.json\", \"tuned\": \"$OUT_DIR/cpu-tuned.json\""
+  COALESCING=$(cat <<JSON
+,
+    {
+      "title": "Call coalescing (small requests, $SMALL_TEXTS x $SMALL_WORDS words)",
+      "description": "The tuned app against itself with one model call per request (max_calls_in_flight: null), same cluster: what sharing calls (deployments/ingress/call_coalescer.py) buys.",
+      "baseline": "one call per request",
+      "runs": {"one call per request": "$OUT_DIR/percall-small.json", "tuned": "$OUT_DIR/tuned-small.json"}
+    }
+JSON
+  )
+else
+  BASELINE=infinity
+fi
+if [[ $PEERS == 1 ]]; then
+  PEER_NOTE=$(cat <<JSON
+,
+    "infinity: infinity-emb $INFINITY_VERSION (engine $INFINITY_ENGINE, its defaults otherwise) serving the same",
+    "weights directory, alone on the machine before any cluster started (benchmarks/peer_infinity.sh)."
+JSON
+  )
+fi
+# BENCH_NOTE: one more line of notes (e.g. "measured while other work shared the machine").
+[[ -z ${BENCH_NOTE:-} ]] || PEER_NOTE+=$',\n    "'"$BENCH_NOTE"'"'
+
 cat >"$OUT_DIR/plan.json" <<JSON
 {
   "command": "$COMMAND",
@@ -310,32 +377,28 @@ cat >"$OUT_DIR/plan.json" <<JSON
     "processes' CPU the load generator itself used (see benchmarks/README.md).",
     "naive: benchmarks/naive_app.py on stock Ray Serve (FAST_PATH=off). tuned: serve_config.yaml's",
     "embedding model and ingress (its other models left out) on a cluster started as \`make up\`",
-    "starts it (FAST_PATH=$TUNED_FAST_PATH, cluster/local/env.sh). Model: $MODEL_SOURCE, GPUs per app: $GPUS."
+    "starts it (FAST_PATH=$TUNED_FAST_PATH, cluster/local/env.sh). Model: $MODEL_SOURCE, GPUs per app: $GPUS."$PEER_NOTE
   ],
   "cold_start": $COLD,
-  "cpu_cost": {"naive": "$OUT_DIR/cpu-naive.json", "tuned": "$OUT_DIR/cpu-tuned.json"},
+  "cpu_cost": {$CPU_COST},
   "sections": [
     {
       "title": "Small requests ($SMALL_TEXTS x $SMALL_WORDS words)",
       "description": "Many tiny requests: what serving costs per request dominates.",
       "raw": "$OUT_DIR/raw-$SMALL_WORDS.json",
       "raw_replica": "$OUT_DIR/raw-replica.json",
-      "baseline": "naive",
-      "runs": {"naive": "$OUT_DIR/naive-small.json", "tuned": "$OUT_DIR/tuned-small.json"}
+      "baseline": "$BASELINE",
+      "peer": "infinity",
+      "runs": {$(runs small)}
     },
     {
       "title": "Batched requests ($TEXTS x $WORDS words)",
       "description": "Fewer, larger requests: the model's own cost dominates.",
       "raw": "$OUT_DIR/raw-$WORDS.json",
-      "baseline": "naive",
-      "runs": {"naive": "$OUT_DIR/naive-batch.json", "tuned": "$OUT_DIR/tuned-batch.json"}
-    },
-    {
-      "title": "Call coalescing (small requests, $SMALL_TEXTS x $SMALL_WORDS words)",
-      "description": "The tuned app against itself with one model call per request (max_calls_in_flight: null), same cluster: what sharing calls (deployments/ingress/call_coalescer.py) buys.",
-      "baseline": "one call per request",
-      "runs": {"one call per request": "$OUT_DIR/percall-small.json", "tuned": "$OUT_DIR/tuned-small.json"}
-    }$C1_SECTION
+      "baseline": "$BASELINE",
+      "peer": "infinity",
+      "runs": {$(runs batch)}
+    }$COALESCING$C1_SECTION
   ]
 }
 JSON
