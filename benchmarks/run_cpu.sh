@@ -28,6 +28,7 @@
 #   RAW_TEXTS (512)  CPU_REQUESTS (300)  COLD_START (1)  OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
 #   PEERS (1 on CPU: the Infinity section; installs it into its own venv the first time)
 #   BENCH_NOTE (a line added to RESULTS.md's notes)
+#   BACKEND, QUANTIZE (this app's models[].backend / quantize instead of serve_config.yaml's)
 #   NAIVE (1; 0 = the peers comparison only: raw ceiling, Infinity, this app; no naive app,
 #   CPU cost, call-coalescing A/B or floor; Infinity is then the ratios' baseline)
 # Peers comparison (make bench-peers):  NAIVE=0 COLD_START=0 CONCURRENCY=1,16,32 benchmarks/run_cpu.sh
@@ -139,6 +140,7 @@ trap cleanup EXIT
 write_config() { # APP OUT: serve_config.yaml's cluster settings (port: SERVE_PORT) + APP
   "$PY" - "$1" "$2" "$SERVE_PORT" "$MODEL_SOURCE" "$GPUS" "$INGRESS_REPLICAS" \
     "$MAX_BATCH_SIZE" "$REPLICA_THREADS" <<'PY'
+import os
 import sys
 from pathlib import Path
 
@@ -171,6 +173,9 @@ else:
     main["deployments"] = [d for d in main["deployments"] if d["name"] in models | {"Ingress"}]
     for model in main["args"]["models"]:
         model["source"] = source
+        for key in ("backend", "quantize"):  # BACKEND=onnx QUANTIZE=int8: another engine
+            if os.environ.get(key.upper()):
+                model[key] = os.environ[key.upper()]
         if app == "percall":  # the A/B of deployments/ingress/call_coalescer.py
             model["max_calls_in_flight"] = None
 ingress, model = main["deployments"]
@@ -377,7 +382,7 @@ cat >"$OUT_DIR/plan.json" <<JSON
     "processes' CPU the load generator itself used (see benchmarks/README.md).",
     "naive: benchmarks/naive_app.py on stock Ray Serve (FAST_PATH=off). tuned: serve_config.yaml's",
     "embedding model and ingress (its other models left out) on a cluster started as \`make up\`",
-    "starts it (FAST_PATH=$TUNED_FAST_PATH, cluster/local/env.sh). Model: $MODEL_SOURCE, GPUs per app: $GPUS."$PEER_NOTE
+    "starts it (FAST_PATH=$TUNED_FAST_PATH, cluster/local/env.sh). Model: $MODEL_SOURCE (backend ${BACKEND:-as in serve_config.yaml}${QUANTIZE:+ $QUANTIZE}), GPUs per app: $GPUS."$PEER_NOTE
   ],
   "cold_start": $COLD,
   "cpu_cost": {$CPU_COST},
