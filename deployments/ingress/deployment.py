@@ -18,7 +18,7 @@ from deployments.ingress.middleware.access import AccessMiddleware
 from deployments.ingress.middleware.body_limits import BodyLimitsMiddleware
 from deployments.ingress.middleware.request_metrics import RequestMetricsMiddleware
 from deployments.ingress.model_client import ModelClient
-from deployments.ingress.routers import chat, completions, embeddings, health, models, predict
+from deployments.ingress.routers import chat, completions, embeddings, health, models, predict, v2
 from deployments.security.access_control import AccessControl
 from deployments.security.settings import Settings
 
@@ -26,7 +26,8 @@ DESCRIPTION = """OpenAI-compatible embeddings and completions served by Ray Serv
 
 Every route but the probes needs an API key (`Authorization: Bearer <key>` or
 `X-API-Key: <key>`) or an OAuth2 JWT access token (`Authorization: Bearer <token>`).
-Every error has the body `{"error": {"message", "type", "param", "code"}}`."""
+Every error has the body `{"error": {"message", "type", "param", "code"}}`, but under
+`/v2` (the Open Inference Protocol, KServe v2 REST): `{"error": "..."}`, bad input 400."""
 
 
 def create_app(client: ModelClient, model_routers: Sequence[APIRouter] = ()) -> FastAPI:
@@ -48,6 +49,7 @@ def create_app(client: ModelClient, model_routers: Sequence[APIRouter] = ()) -> 
     for router in model_routers:
         app.include_router(router)
     app.include_router(health.router)
+    app.include_router(v2.router)
     # Each middleware wraps the ones added before it, so a request meets them bottom-up:
     # metrics -> errors -> access (401/429, before any body byte is read) -> body limits
     # (415/413, before parsing) -> routes.

@@ -17,8 +17,9 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic.json_schema import models_json_schema
 
 from deployments.config import RequestLimits
-from deployments.ingress.middleware.errors import RETRY_AFTER, WWW_AUTHENTICATE
+from deployments.ingress.middleware.errors import RETRY_AFTER, V2_STATUS, WWW_AUTHENTICATE
 from deployments.ingress.schemas.errors import ErrorResponse
+from deployments.ingress.schemas.v2 import V2Error
 from deployments.security.access_control import API_KEY_HEADER, AccessControl
 
 SCHEMES = {
@@ -27,6 +28,7 @@ SCHEMES = {
 }
 REF_TEMPLATE = "#/components/schemas/{model}"
 ERROR_BODY = {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model="ErrorResponse")}}}
+V2_ERROR_BODY = {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model="V2Error")}}}
 
 
 def _header(description: str, required: bool) -> dict[str, Any]:
@@ -75,14 +77,16 @@ def event_stream(description: str, event: str) -> dict[int | str, dict[str, Any]
     }
 
 
-def _error_response(status: int) -> dict[str, Any]:
+def _error_response(status: int, v2: bool = False) -> dict[str, Any]:
     entry = dict(documented(status)[status])
     entry.pop("model")
-    return entry | {"content": ERROR_BODY}
+    return entry | {"content": V2_ERROR_BODY if v2 else ERROR_BODY}
 
 
 def _add_error_schemas(schema: dict[str, Any]) -> None:
-    _, top = models_json_schema([(ErrorResponse, "serialization")], ref_template=REF_TEMPLATE)
+    _, top = models_json_schema(
+        [(ErrorResponse, "serialization"), (V2Error, "serialization")], ref_template=REF_TEMPLATE
+    )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name, definition in top.get("$defs", {}).items():
         components.setdefault(name, definition)
@@ -96,6 +100,7 @@ def secure(schema: dict[str, Any], access: AccessControl, limits: RequestLimits)
             for name, scheme in SCHEMES.items()
         }
     for path, operations in schema.get("paths", {}).items():
+        v2 = path.startswith("/v2")  # the Open Inference Protocol's errors (errors.py)
         for operation in operations.values():
             extra: list[int] = []
             if not access.is_public(path):
@@ -109,8 +114,12 @@ def secure(schema: dict[str, Any], access: AccessControl, limits: RequestLimits)
             if "requestBody" in operation:
                 extra += [413, 415] if limits.require_json else [413]
             responses = operation.setdefault("responses", {})
+            if v2:
+                for old, new in V2_STATUS.items():
+                    if responses.pop(str(old), None) is not None:
+                        extra.append(new)
             for status in extra:
-                responses.setdefault(str(status), _error_response(status))
+                responses.setdefault(str(status), _error_response(status, v2))
             operation["responses"] = dict(sorted(responses.items()))
 
 

@@ -14,7 +14,8 @@ from deployments.security.principal import Principal
 from deployments.security.rate_limit import RateLimiter
 from deployments.security.settings import Settings
 
-PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+# The Open Inference Protocol's probes (ingress/routers/v2.py) are probes too.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 # Swagger UI's and ReDoc's scripts and styles (ingress.docs_pages): public with the pages.
 DOCS_ASSET_PREFIX = "/docs/assets/"

@@ -11,6 +11,8 @@ from deployments.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from deployments.ingress.middleware.errors import speaks_v2
+from deployments.ingress.v2_tensors import BINARY_HEADER, BINARY_UNSUPPORTED
 
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 JSON = "application/json"
@@ -52,8 +54,15 @@ class BodyLimitsMiddleware:
         except ValueError:
             declared = 0
         has_body = declared > 0 or "chunked" in headers.get("transfer-encoding", "").lower()
+        content_type = headers.get("content-type")
+        # The Open Inference Protocol's body is JSON by definition, and Triton's clients
+        # send no Content-Type: on /v2 a missing one means JSON (a wrong one is still 415).
+        v2 = speaks_v2(scope)
+        json_body = is_json(content_type) or (content_type is None and v2)
+        if v2 and BINARY_HEADER in headers:
+            raise InvalidInputError(BINARY_UNSUPPORTED)  # before the binary tail is read
         # Only a body has a media type: a bodiless request goes on to its 405 or 422.
-        if has_body and limits.require_json and not is_json(headers.get("content-type")):
+        if has_body and limits.require_json and not json_body:
             raise UnsupportedMediaTypeError(f"the request body must be JSON (Content-Type: {JSON})")
         limit = limits.max_request_bytes
         too_large = PayloadTooLargeError(f"request body exceeds {limit} bytes")
@@ -73,7 +82,7 @@ class BodyLimitsMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if has_body and is_json(headers.get("content-type")) and not _is_utf8(body):
+        if has_body and json_body and not _is_utf8(body):
             # JSON is UTF-8 (RFC 8259); FastAPI would call anything else a 400 "error
             # parsing the body", unlike every other malformed JSON, which is a 422.
             raise InvalidInputError("request body is not valid JSON: it is not UTF-8 text")

@@ -4,6 +4,10 @@ Every exception that reaches the HTTP layer is a domain error (``deployments.err
 Ray's are translated into those by ``ingress.model_client``) or FastAPI's own; each is
 mapped here to a status code by one table. Anything unknown becomes a 500 without a
 stack trace.
+
+The body is chosen by the request's path: OpenAI's ``{"error": {"message", "type",
+"param", "code"}}`` everywhere but under /v2, where the Open Inference Protocol's routes
+answer in its own ``{"error": "<message>"}``, and bad input (422 elsewhere) is its 400.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,6 +37,7 @@ from deployments.errors import (
     UnsupportedMediaTypeError,
 )
 from deployments.ingress.request_context import context_of
+from deployments.ingress.route_path import route_path
 
 logger = logging.getLogger("ray.serve")
 
@@ -69,6 +73,9 @@ ERROR_TYPE_BY_STATUS = {
 REALM = 'Bearer realm="inference"'
 WWW_AUTHENTICATE = "WWW-Authenticate"
 RETRY_AFTER = "Retry-After"
+# The Open Inference Protocol's routes (routers/v2.py): their own error body and 400.
+V2_PREFIX = "/v2"
+V2_STATUS = {422: 400}
 
 
 def error_body(status: int, message: str, code: str, param: str | None = None) -> dict[str, Any]:
@@ -92,6 +99,30 @@ def error_response(
     return JSONResponse(error_body(status, message, code, param), status, headers=headers)
 
 
+def speaks_v2(scope: Scope | None) -> bool:
+    if scope is None or scope.get("type") != "http":
+        return False
+    path = route_path(scope)
+    return path == V2_PREFIX or path.startswith(V2_PREFIX + "/")
+
+
+def render_error(
+    scope: Scope | None,
+    status: int,
+    message: str,
+    code: str,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The error in the body of the protocol ``scope``'s path speaks (OpenAI's without a
+    scope), its ``code`` recorded for the request metrics."""
+    if scope is not None:
+        context_of(scope).error_code = code
+    if speaks_v2(scope):
+        return JSONResponse({"error": message}, V2_STATUS.get(status, status), headers=headers)
+    return error_response(status, message, code, param, headers)
+
+
 def _headers_for(exc: ServingError) -> dict[str, str] | None:
     if isinstance(exc, OverloadedError | RateLimitedError):
         return {RETRY_AFTER: str(exc.retry_after_s)}
@@ -104,17 +135,15 @@ def _headers_for(exc: ServingError) -> dict[str, str] | None:
     return None
 
 
-def response_for(exc: BaseException, request_id: str = "") -> JSONResponse:
+def response_for(
+    exc: BaseException, request_id: str = "", scope: Scope | None = None
+) -> JSONResponse:
+    """``exc`` as the response of the request ``scope`` (OpenAI's body without one)."""
     if isinstance(exc, ServingError):
         status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
-        return error_response(status, exc.message, exc.code, exc.param, _headers_for(exc))
+        return render_error(scope, status, exc.message, exc.code, exc.param, _headers_for(exc))
     logger.error("unhandled error (request %s)", request_id, exc_info=exc)
-    return error_response(500, "internal server error", "internal_error")
-
-
-def error_code_of(response: JSONResponse) -> str:
-    code: str = orjson.loads(response.body)["error"]["code"]
-    return code
+    return render_error(scope, 500, "internal server error", "internal_error")
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -133,8 +162,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     message, param = _validation_message(exc)
-    context_of(request.scope).error_code = "invalid_request"
-    return error_response(422, message, "invalid_request", param)
+    return render_error(request.scope, 422, message, "invalid_request", param)
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -145,8 +173,9 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         phrase = "error"
     message = exc.detail if isinstance(exc.detail, str) else phrase
     code = phrase.lower().replace(" ", "_")
-    context_of(request.scope).error_code = code
-    return error_response(exc.status_code, message, code, headers=dict(exc.headers or {}))
+    return render_error(
+        request.scope, exc.status_code, message, code, headers=dict(exc.headers or {})
+    )
 
 
 class ErrorMiddleware:
@@ -174,8 +203,7 @@ class ErrorMiddleware:
                 raise
             headers = dict(scope.get("headers") or [])
             request_id = headers.get(b"x-request-id", b"").decode("latin-1")
-            response = response_for(exc, request_id)
-            context_of(scope).error_code = error_code_of(response)
+            response = response_for(exc, request_id, scope)
             await response(scope, receive, send)
 
 

@@ -13,10 +13,14 @@ from deployments.ingress.route_path import route_path
 from deployments.metrics import UNKNOWN_MODEL, request_metrics
 
 # Routes whose requests carry a `model`; probes and docs are not worth a series each.
-METERED_PATHS = frozenset({"/v1/embeddings", "/v1/completions"})
-# POST /v1/models/<name>/predict: one route per model, but the label is the model id
-# (only once it is known to be served), so the series stay bounded.
-METERED_PATH_PATTERNS = (re.compile(r"^/v1/models/[^/]+/predict$"),)
+METERED_PATHS = frozenset({"/v1/embeddings", "/v1/completions", "/v1/chat/completions"})
+# POST /v1/models/<name>/predict and the Open Inference Protocol's
+# POST /v2/models/<name>/infer: one route per model, but the label is the model id (only
+# once it is known to be served), so the series stay bounded.
+METERED_PATH_PATTERNS = (
+    re.compile(r"^/v1/models/[^/]+/predict$"),
+    re.compile(r"^/v2/models/[^/]+/infer$"),
+)
 # nginx's "client closed request": the client left before an answer (Serve cancelled us).
 CLIENT_CLOSED_REQUEST = 499
 
