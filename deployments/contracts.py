@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ModelKind = Literal["embedding", "predictor", "generator"]
 FinishReason = Literal["stop", "length"]
@@ -146,10 +146,43 @@ class PredictResult(BatchedAnswer):
     batch_size: int = Field(description="Largest batch (in rows) any of these rows ran in.")
 
 
-class GenerateRequest(BaseModel):
+ChatRole = Literal["system", "user", "assistant"]
+
+
+class ChatMessage(BaseModel):
+    """One turn of a conversation, its content already flattened to text by the ingress."""
+
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(description="Text to continue.")
+    role: ChatRole
+    content: str
+
+
+class TokenLogprob(BaseModel):
+    """One generated token with its log-probability under the model (raw logits, before
+    temperature and top_p, as vLLM and OpenAI report them), and the likeliest
+    alternatives at its position."""
+
+    token: str = Field(description="The token's text (decoded alone).")
+    logprob: float
+    top: list[tuple[str, float]] = Field(
+        default_factory=list, description="The likeliest tokens there, most likely first."
+    )
+
+
+MAX_TOP_LOGPROBS = 20
+
+
+class GenerateRequest(BaseModel):
+    """A prompt to continue, or a conversation to answer (rendered with the model's chat
+    template by the replica, which owns the tokenizer): exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | None = Field(None, description="Text to continue.")
+    messages: list[ChatMessage] | None = Field(
+        None, description="A conversation; the replica renders it with its chat template."
+    )
     max_tokens: int = Field(ge=1, description="Most tokens to generate.")
     temperature: float = Field(
         ge=0.0, description="0 is greedy decoding; higher flattens the distribution."
@@ -159,6 +192,19 @@ class GenerateRequest(BaseModel):
         default_factory=list, description="Generation ends before the first of these texts."
     )
     seed: int | None = Field(None, description="Seeds sampling, for reproducible outputs.")
+    logprobs: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_TOP_LOGPROBS,
+        description="Report each token's log-probability and this many alternatives; "
+        "None: no log-probabilities.",
+    )
+
+    @model_validator(mode="after")
+    def _prompt_or_messages(self) -> GenerateRequest:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("exactly one of prompt and messages is required")
+        return self
 
 
 class GenerationChunk(BaseModel):
@@ -173,3 +219,7 @@ class GenerationChunk(BaseModel):
     prompt_tokens: int | None = Field(None, description="Set on the first chunk only.")
     completion_tokens: int = Field(0, description="Tokens generated so far.")
     finish_reason: FinishReason | None = Field(None, description="Set on the last chunk.")
+    logprobs: list[TokenLogprob] = Field(
+        default_factory=list,
+        description="When asked for: the tokens generated since the previous chunk.",
+    )

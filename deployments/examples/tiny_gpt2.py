@@ -1,10 +1,13 @@
-"""Build a tiny, randomly initialised GPT-2 with its own byte-level BPE tokenizer, offline.
+"""Build a tiny, randomly initialised chat-capable GPT-2 with its own byte-level BPE
+tokenizer, special tokens and ChatML chat template, offline.
 
     python -m deployments.examples.tiny_gpt2 --out model_repository/tiny-gpt2
 
-It generates gibberish: it exists so the text-generation path (tokenizer, KV cache,
-sampling, streaming, cancellation) can be served and tested anywhere in seconds, without
-a download. Seeded, so every build has the same weights and the same greedy outputs.
+It generates gibberish: it exists so the text-generation path (tokenizer, chat template,
+KV cache, sampling, streaming, cancellation) can be served and tested anywhere in
+seconds, without a download. Seeded, so every build has the same weights and the same
+greedy outputs. A real chat model is served the same way: its directory (as
+``save_pretrained`` writes it) carries its own tokenizer and chat template.
 """
 
 from __future__ import annotations
@@ -25,6 +28,16 @@ Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 1000. Unicode: café, naïve, 日本語, emo
 """
 
 EOS = "<|endoftext|>"
+# ChatML, as Qwen and SmolLM write it: each turn between these two, the answer ending in
+# END_OF_TURN (an end-of-sequence token of generation_config, beside EOS).
+START_OF_TURN = "<|im_start|>"
+END_OF_TURN = "<|im_end|>"
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
 CONTEXT = 2048
 
 
@@ -39,7 +52,7 @@ def build(out: Path, *, vocab_size: int = 512, seed: int = 0) -> Path:
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=[EOS],
+        special_tokens=[EOS, START_OF_TURN, END_OF_TURN],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -51,7 +64,9 @@ def build(out: Path, *, vocab_size: int = 512, seed: int = 0) -> Path:
         unk_token=EOS,
         model_max_length=CONTEXT,
         clean_up_tokenization_spaces=False,
+        additional_special_tokens=[START_OF_TURN, END_OF_TURN],
     )
+    tokenizer.chat_template = CHAT_TEMPLATE
     eos_id = tokenizer.eos_token_id
     assert isinstance(eos_id, int)
     config = GPT2Config(
@@ -65,11 +80,12 @@ def build(out: Path, *, vocab_size: int = 512, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = GPT2LMHeadModel(config).eval()
+    model.generation_config.eos_token_id = [eos_id, tokenizer.convert_tokens_to_ids(END_OF_TURN)]
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / "BUILT_BY.json").write_text(
-        json.dumps({"builder": __name__, "seed": seed, "random_weights": True}) + "\n"
+        json.dumps({"builder": __name__, "seed": seed, "random_weights": True, "chat": True}) + "\n"
     )
     return out
 

@@ -10,6 +10,22 @@ from deployments.contracts import FinishReason
 
 MAX_STOPS = 4
 MAX_STOP_CHARS = 256
+MAX_COMPLETION_LOGPROBS = 5
+
+
+def check_stops(v: str | list[str] | None) -> str | list[str] | None:
+    """`stop` of both APIs: a string or up to MAX_STOPS of them, none empty or too long."""
+    stops = stop_list(v)
+    if len(stops) > MAX_STOPS:
+        raise ValueError(f"at most {MAX_STOPS} stop sequences are accepted")
+    for s in stops:
+        if not s or len(s) > MAX_STOP_CHARS:
+            raise ValueError(f"each stop sequence must have 1 to {MAX_STOP_CHARS} characters")
+    return v
+
+
+def stop_list(v: str | list[str] | None) -> list[str]:
+    return [v] if isinstance(v, str) else list(v or [])
 
 
 class StreamOptions(BaseModel):
@@ -21,7 +37,7 @@ class StreamOptions(BaseModel):
 
 
 class CompletionRequest(BaseModel):
-    # Unknown fields are ignored: OpenAI clients send extras (echo, logprobs, ...).
+    # Unknown fields are ignored: OpenAI clients send extras (echo, best_of, ...).
     model_config = ConfigDict(
         extra="ignore",
         protected_namespaces=(),
@@ -54,6 +70,13 @@ class CompletionRequest(BaseModel):
     stream: bool = Field(False, description="Stream the text as Server-Sent Events.")
     stream_options: StreamOptions | None = Field(None, description="Streaming options.")
     user: str | None = Field(None, max_length=256, description="Opaque end-user id; ignored.")
+    logprobs: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_COMPLETION_LOGPROBS,
+        description="Return each token's log-probability and this many likeliest "
+        "alternatives at its position (OpenAI's limit, 5).",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -69,28 +92,32 @@ class CompletionRequest(BaseModel):
             raise ValueError("only n=1 is supported")
         return v
 
-    @field_validator("stop")
-    @classmethod
-    def _few_stops(cls, v: str | list[str] | None) -> str | list[str] | None:
-        stops = [v] if isinstance(v, str) else v or []
-        if len(stops) > MAX_STOPS:
-            raise ValueError(f"at most {MAX_STOPS} stop sequences are accepted")
-        for s in stops:
-            if not s or len(s) > MAX_STOP_CHARS:
-                raise ValueError(f"each stop sequence must have 1 to {MAX_STOP_CHARS} characters")
-        return v
+    _few_stops = field_validator("stop")(check_stops)
 
     def prompt_text(self) -> str:
         return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
 
     def stops(self) -> list[str]:
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        return stop_list(self.stop)
+
+
+class CompletionLogprobs(BaseModel):
+    """OpenAI's legacy shape: parallel lists, one entry per generated token."""
+
+    tokens: list[str] = Field(description="Each token's text.")
+    token_logprobs: list[float] = Field(description="Each token's log-probability.")
+    top_logprobs: list[dict[str, float]] = Field(
+        description="Per token: the likeliest tokens at its position and their log-probabilities."
+    )
+    text_offset: list[int] = Field(description="Where each token's text starts in the text.")
 
 
 class CompletionChoice(BaseModel):
     text: str = Field(description="Generated text (in a stream: the new text of this chunk).")
     index: int = Field(0, description="Always 0 (n=1).")
-    logprobs: None = Field(None, description="Not supported; always null.")
+    logprobs: CompletionLogprobs | None = Field(
+        None, description="With `logprobs` in the request: this text's tokens."
+    )
     finish_reason: FinishReason | None = Field(
         None,
         description="`stop` (end of text or a stop sequence) or `length` (max_tokens); "

@@ -1,6 +1,9 @@
 """The text-generation deployment: any Hugging Face causal LM from a local directory.
 
-Knows nothing of HTTP. ``generate`` is a streaming method (call it through
+Knows nothing of HTTP. A request is a prompt, or chat messages that the replica renders
+with the tokenizer's own chat template (the ingress has no tokenizer); a generator
+serving chat (``GeneratorArgs.chat``) without a template fails at load, saying so.
+``generate`` is a streaming method (call it through
 ``handle.options(stream=True)``): it yields a first chunk once the prompt is accepted,
 then text deltas as tokens are produced, decoded one token at a time with a KV cache.
 Each decode step runs on a one-thread executor, so the event loop stays free to accept,
@@ -23,12 +26,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from deployments.config import GeneratorArgs
 from deployments.contracts import (
     BatchConfig,
+    ChatMessage,
     FinishReason,
     GenerateRequest,
     GenerationChunk,
     ModelContract,
     ModelInfo,
     TensorSpec,
+    TokenLogprob,
 )
 from deployments.errors import InputTooLongError, InvalidInputError
 from deployments.metrics import GenerationMetrics
@@ -59,6 +64,7 @@ class _Sequence:
         self.past: Any = None
         self.temperature = request.temperature
         self.top_p = request.top_p
+        self.logprobs = request.logprobs
         self.rng = torch.Generator()  # CPU: sampling happens on CPU, whatever the device
         if request.seed is None:
             self.rng.seed()
@@ -88,6 +94,26 @@ class TextGeneratorModel:
         if eos is None:
             eos = config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+        if args.chat and not getattr(self.tokenizer, "chat_template", None):
+            raise ValueError(
+                f"generator {args.name}: the tokenizer in {args.source} has no chat template, "
+                "so POST /v1/chat/completions cannot render messages for it; use a chat "
+                "model's directory, or set `chat: false` to serve /v1/completions only"
+            )
+
+    def render(self, messages: list[ChatMessage]) -> list[int]:
+        """The conversation in the model's chat template, ending with the assistant's cue."""
+        text = self.tokenizer.apply_chat_template(
+            [m.model_dump() for m in messages], add_generation_prompt=True, tokenize=False
+        )
+        # The template writes its own special tokens (BOS included where the model has one).
+        ids: list[int] = self.tokenizer(str(text), add_special_tokens=False)["input_ids"]
+        return ids
+
+    def encode_request(self, request: GenerateRequest) -> list[int]:
+        if request.messages is not None:
+            return self.render(request.messages)
+        return self.encode(request.prompt or "")
 
     def encode(self, text: str) -> list[int]:
         ids: list[int] = self.tokenizer(text, add_special_tokens=True)["input_ids"]
@@ -102,14 +128,31 @@ class TextGeneratorModel:
         return text if isinstance(text, str) else "".join(text)
 
     @torch.inference_mode()
-    def step(self, seq: _Sequence) -> int:
-        """One forward pass over the new input with the cached keys/values; the next token."""
+    def step(self, seq: _Sequence) -> tuple[int, TokenLogprob | None]:
+        """One forward pass over the new input with the cached keys/values; the next token
+        (and its log-probability, when the request asked for them)."""
         out = self.model(input_ids=seq.next_input, past_key_values=seq.past, use_cache=True)
         seq.past = out.past_key_values
         logits = out.logits[0, -1].float().cpu()
         token = self._sample(logits, seq)
         seq.next_input = torch.tensor([[token]], device=self.device)
-        return token
+        if seq.logprobs is None:
+            return token, None
+        return token, self.logprob(logits, token, seq.logprobs)
+
+    def logprob(self, logits: torch.Tensor, token: int, top: int) -> TokenLogprob:
+        logprobs = torch.log_softmax(logits, dim=-1)
+        best = torch.topk(logprobs, top) if top else None
+        return TokenLogprob(
+            token=self.decode([token]),
+            logprob=float(logprobs[token]),
+            top=[]
+            if best is None
+            else [
+                (self.decode([int(i)]), float(v))
+                for v, i in zip(best.values, best.indices, strict=True)
+            ],
+        )
 
     @staticmethod
     def _sample(logits: torch.Tensor, seq: _Sequence) -> int:
@@ -182,8 +225,8 @@ class TextGenerator:
         arrived = time.perf_counter()
         self._runner.check_serving()
         lm = self._lm
-        prompt_ids = await self._runner.run_unchecked(lm.encode, request.prompt)
-        self._check_lengths(len(prompt_ids), request.max_tokens)
+        prompt_ids = await self._runner.run_unchecked(lm.encode_request, request)
+        self._check_lengths(len(prompt_ids), request)
         self._metrics.started(len(prompt_ids))
         yield GenerationChunk(prompt_tokens=len(prompt_ids))
 
@@ -192,10 +235,13 @@ class TextGenerator:
         stops = StopMatcher(request.stop)
         produced = 0
         outcome = "error"
+        logprobs: list[TokenLogprob] = []  # of tokens whose text is not sent yet
         try:
             finish: FinishReason | None = None
             while finish is None:
-                token = await self._runner.run(lm.step, seq)
+                token, logprob = await self._runner.run(lm.step, seq)
+                if logprob is not None:
+                    logprobs.append(logprob)
                 produced += 1
                 if produced == 1:
                     self._metrics.first_token(time.perf_counter() - arrived)
@@ -211,8 +257,12 @@ class TextGenerator:
                         text += stops.feed(decoder.flush()) + stops.flush()
                 if text or finish:
                     yield GenerationChunk(
-                        text=text, completion_tokens=produced, finish_reason=finish
+                        text=text,
+                        completion_tokens=produced,
+                        finish_reason=finish,
+                        logprobs=logprobs,
                     )
+                    logprobs = []
             outcome = finish
         except (asyncio.CancelledError, GeneratorExit):
             # The caller left (client disconnect, deadline): stop decoding right here.
@@ -222,13 +272,18 @@ class TextGenerator:
         finally:
             self._metrics.ended(outcome, produced)
 
-    def _check_lengths(self, prompt_tokens: int, max_tokens: int) -> None:
+    def _check_lengths(self, prompt_tokens: int, request: GenerateRequest) -> None:
         limit = min(self._args.max_prompt_tokens, self._lm.context - 1)
+        max_tokens = request.max_tokens
         if prompt_tokens > limit:
+            what, param = (
+                ("prompt has", "prompt")
+                if request.messages is None
+                else ("messages in the chat template have", "messages")
+            )
             raise InputTooLongError(
-                f"prompt has {prompt_tokens} tokens; model {self._args.name} accepts at "
-                f"most {limit}",
-                param="prompt",
+                f"{what} {prompt_tokens} tokens; model {self._args.name} accepts at most {limit}",
+                param=param,
             )
         if prompt_tokens + max_tokens > self._lm.context:
             raise InvalidInputError(
