@@ -27,6 +27,9 @@ class RequestContext:
     model: str | None = None
     kind: ModelKind | None = None
     error_code: str | None = None
+    # The Open Inference Protocol's binary tensor data, after the JSON header of its body
+    # (split off by middleware/body_limits.py; read by routers/v2.py).
+    binary_tensors: bytes = b""
 
     def serve_model(self, model: str, kind: ModelKind) -> None:
         """Label this request with a model; call only once the model is known to be served,

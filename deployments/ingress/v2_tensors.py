@@ -39,12 +39,11 @@ DTYPE_BY_DATATYPE = {v: k for k, v in DATATYPE_BY_DTYPE.items()}
 UNSUPPORTED_DATATYPES = frozenset({"UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "BF16"})
 
 
-# Triton's binary tensor extension: the JSON header's length, binary tensors after it.
+# Triton's binary tensor extension: the JSON header's length, binary tensors after it,
+# each input's byte count in its parameters, little-endian, row-major; BOOL one byte per
+# element, BYTES each element as a 4-byte little-endian length, then its bytes.
 BINARY_HEADER = "Inference-Header-Content-Length"
-BINARY_UNSUPPORTED = (
-    "binary tensor data is not supported; send JSON data (tritonclient: "
-    "binary_data=False on InferInput.set_data_from_numpy and InferRequestedOutput)"
-)
+BINARY_SIZE = "binary_data_size"
 
 
 def datatype_of(dtype: str) -> str:
@@ -173,6 +172,70 @@ def texts(name: str, datatype: str, shape: Sequence[int], data: Any, max_rows: i
     if not all(isinstance(v, str) for v in flat):
         raise InvalidInputError(f"{where}: every element must be a JSON string")
     return flat
+
+
+def _little_endian(dtype: str) -> np.dtype:
+    return np.dtype(np.uint8 if dtype == "bool" else dtype).newbyteorder("<")
+
+
+def decode_binary(
+    name: str, datatype: str, shape: Sequence[int], raw: bytes, spec: InputSpec, max_rows: int
+) -> np.ndarray:
+    """A binary input (the extension's), checked as ``decode`` checks JSON data."""
+    where = f"input {name!r}"
+    check_datatype(datatype, spec.dtype, where)
+    check_shape(shape, spec.shape, max_rows, where)
+    wire = _little_endian(spec.dtype)
+    expected = math.prod(shape) * wire.itemsize
+    if len(raw) != expected:
+        raise InvalidInputError(
+            f"{where}: shape {list(shape)} needs {expected} bytes, got {len(raw)}"
+        )
+    flat = np.frombuffer(raw, dtype=wire)
+    if spec.dtype == "bool":
+        if flat.max(initial=0) > 1:
+            raise InvalidInputError(f"{where}: BOOL elements must be 0 or 1")
+        return flat.astype(bool).reshape(shape)
+    array = flat.astype(spec.dtype)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise InvalidInputError(f"{where}: every element must be finite")
+    low = spec.min if spec.min is not None else -math.inf
+    high = spec.max if spec.max is not None else math.inf
+    if array.size and (array.min() < low or array.max() > high):
+        raise InvalidInputError(f"{where}: an element is outside [{spec.min}, {spec.max}]")
+    return array.reshape(shape)
+
+
+def texts_binary(
+    name: str, datatype: str, shape: Sequence[int], raw: bytes, max_rows: int
+) -> list[str]:
+    """A binary BYTES input of a text model: length-prefixed UTF-8 strings."""
+    where = f"input {name!r}"
+    check_datatype(datatype, "string", where)
+    if len(shape) == 2 and shape[1] == 1:
+        shape = shape[:1]
+    check_shape(shape, [-1], max_rows, where)
+    found: list[str] = []
+    at = 0
+    while at < len(raw):
+        size = int.from_bytes(raw[at : at + 4], "little")
+        if at + 4 + size > len(raw):
+            raise InvalidInputError(f"{where}: element {len(found)} runs past the data")
+        try:
+            found.append(raw[at + 4 : at + 4 + size].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{where}: element {len(found)} is not UTF-8") from None
+        at += 4 + size
+    if len(found) != shape[0]:
+        raise InvalidInputError(
+            f"{where}: shape {list(shape)} needs {shape[0]} elements; data has {len(found)}"
+        )
+    return found
+
+
+def encode_binary(array: np.ndarray, dtype: str) -> bytes:
+    """An output as the extension's raw bytes (little-endian, row-major)."""
+    return np.ascontiguousarray(array, dtype=_little_endian(dtype)).tobytes()
 
 
 def _json_type(dtype: str) -> str:

@@ -12,7 +12,8 @@ from deployments.errors import (
     UnsupportedMediaTypeError,
 )
 from deployments.ingress.middleware.errors import speaks_v2
-from deployments.ingress.v2_tensors import BINARY_HEADER, BINARY_UNSUPPORTED
+from deployments.ingress.request_context import context_of
+from deployments.ingress.v2_tensors import BINARY_HEADER
 
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 JSON = "application/json"
@@ -28,6 +29,24 @@ def _is_utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _split_binary(scope: Scope, header_length: str, body: bytes) -> bytes:
+    """The JSON header of a binary-tensor body; its tensors go to the request context,
+    and the app sees a plain JSON request."""
+    try:
+        length = int(header_length)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= len(body):
+        raise InvalidInputError(
+            f"{BINARY_HEADER} must be the length of the JSON header (0 to {len(body)})"
+        )
+    context_of(scope).binary_tensors = body[length:]
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-type"] + [
+        (b"content-type", JSON.encode())
+    ]
+    return body[:length]
 
 
 class BodyLimitsMiddleware:
@@ -58,9 +77,9 @@ class BodyLimitsMiddleware:
         # The Open Inference Protocol's body is JSON by definition, and Triton's clients
         # send no Content-Type: on /v2 a missing one means JSON (a wrong one is still 415).
         v2 = speaks_v2(scope)
-        json_body = is_json(content_type) or (content_type is None and v2)
-        if v2 and BINARY_HEADER in headers:
-            raise InvalidInputError(BINARY_UNSUPPORTED)  # before the binary tail is read
+        # Triton's binary tensor extension: a JSON header, then raw tensors (any type).
+        binary = v2 and BINARY_HEADER in headers
+        json_body = is_json(content_type) or ((content_type is None or binary) and v2)
         # Only a body has a media type: a bodiless request goes on to its 405 or 422.
         if has_body and limits.require_json and not json_body:
             raise UnsupportedMediaTypeError(f"the request body must be JSON (Content-Type: {JSON})")
@@ -82,6 +101,8 @@ class BodyLimitsMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if binary:
+            body = _split_binary(scope, headers[BINARY_HEADER], body)
         if has_body and json_body and not _is_utf8(body):
             # JSON is UTF-8 (RFC 8259); FastAPI would call anything else a 400 "error
             # parsing the body", unlike every other malformed JSON, which is a 422.

@@ -7,14 +7,17 @@ limits and deadlines, and ``ModelClient.predict`` / ``embed`` (so batching, coal
 request metrics and Server-Timing are theirs). Metadata comes from each model's manifest
 (predictors) or its own contract (embeddings: a BYTES input, one text per row, and an
 FP32 output). Errors leave through the one error table, which renders them in the
-protocol's ``{"error": "..."}`` on /v2 paths (middleware/errors.py). Binary tensor data
-(Triton's extension) is not supported: JSON only, and a request asking for binary
-tensors gets a 400 saying so.
+protocol's ``{"error": "..."}`` on /v2 paths (middleware/errors.py). Triton's binary
+tensor extension (what tritonclient and perf_analyzer send by default) works both ways:
+middleware/body_limits.py splits the binary tail off the JSON header, and outputs asked
+for as binary come back after the response's JSON header. ``/config`` answers the part
+of Triton's model configuration that perf_analyzer reads.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -30,11 +33,13 @@ from deployments.ingress.middleware.access import Caller
 from deployments.ingress.model_client import ModelClient, Models
 from deployments.ingress.openapi import documented
 from deployments.ingress.request_context import context_of
-from deployments.ingress.responses import answer
+from deployments.ingress.responses import Answer, answer
 from deployments.ingress.schemas.v2 import (
+    ConfigTensor,
     InferRequest,
     InferResponse,
     Liveness,
+    ModelConfig,
     ModelMetadata,
     ModelReadiness,
     ServerMetadata,
@@ -137,6 +142,36 @@ async def model_metadata(name: str, models: Models, caller: Caller) -> ModelMeta
     )
 
 
+def _config_type(datatype: str) -> str:
+    """Triton's model configuration names BYTES tensors TYPE_STRING."""
+    return "TYPE_STRING" if datatype == "BYTES" else f"TYPE_{datatype}"
+
+
+@router.get(
+    "/models/{name}/config",
+    response_model=ModelConfig,
+    summary="Triton's model configuration extension (what perf_analyzer reads first).",
+    responses=ERRORS,
+)
+async def model_config(name: str, models: Models, caller: Caller) -> ModelConfig:
+    metadata = await model_metadata(name, models, caller)
+
+    def tensors(specs: list[TensorMetadata]) -> list[ConfigTensor]:
+        # With max_batch_size > 0, Triton's dims leave out the batch axis.
+        return [
+            ConfigTensor(name=t.name, data_type=_config_type(t.datatype), dims=t.shape[1:] or [1])
+            for t in specs
+        ]
+
+    return ModelConfig(
+        name=name,
+        platform=metadata.platform,
+        max_batch_size=models.limits.max_inputs_per_request,
+        input=tensors(metadata.inputs),
+        output=tensors(metadata.outputs),
+    )
+
+
 @router.get(
     "/models/{name}/ready",
     response_model=ModelReadiness,
@@ -149,15 +184,9 @@ async def model_ready(name: str, models: Models, caller: Caller) -> JSONResponse
     return JSONResponse({"name": name, "ready": is_ready}, status_code=200 if is_ready else 503)
 
 
-def _check_parameters(body: InferRequest) -> float | None:
-    """The request's own deadline (Triton's ``timeout``, µs), refusing binary tensors."""
-    params = body.parameters or {}
-    binary = params.get("binary_data_output") is True
-    binary |= any("binary_data_size" in (i.parameters or {}) for i in body.inputs)
-    binary |= any((o.parameters or {}).get("binary_data") is True for o in body.outputs or [])
-    if binary:
-        raise InvalidInputError(v2_tensors.BINARY_UNSUPPORTED)
-    timeout = params.get("timeout")
+def _own_timeout_s(body: InferRequest) -> float | None:
+    """The request's own deadline (Triton's ``timeout`` parameter, µs)."""
+    timeout = (body.parameters or {}).get("timeout")
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
@@ -176,23 +205,88 @@ def _selected(body: InferRequest, available: list[tuple[str, str]]) -> list[tupl
     return [(o.name, by_name[o.name]) for o in body.outputs]
 
 
-def _render(name: str, body: InferRequest, outputs: list[tuple[str, str, Any]]) -> bytes:
-    rendered = {
+def _wants_binary(body: InferRequest, output: str) -> bool:
+    if (body.parameters or {}).get("binary_data_output") is True:
+        return True
+    requested = {o.name: o.parameters or {} for o in body.outputs or []}
+    return requested.get(output, {}).get("binary_data") is True
+
+
+def _render(
+    name: str, body: InferRequest, outputs: list[tuple[str, str, Any]]
+) -> tuple[bytes, int | None]:
+    """The response body, and the length of its JSON header when binary outputs follow."""
+    tail: list[bytes] = []
+    rendered_outputs = []
+    for out, dtype, array in outputs:
+        entry: dict[str, Any] = {
+            "name": out,
+            "datatype": v2_tensors.datatype_of(dtype),
+            "shape": list(array.shape),
+        }
+        if _wants_binary(body, out):
+            raw = v2_tensors.encode_binary(array, dtype)
+            entry["parameters"] = {v2_tensors.BINARY_SIZE: len(raw)}
+            tail.append(raw)
+        else:
+            entry["data"] = v2_tensors.encode(array)
+        rendered_outputs.append(entry)
+    rendered: dict[str, Any] = {
         "model_name": name,
         "model_version": MODEL_VERSION,
-        "outputs": [
-            {
-                "name": out,
-                "datatype": v2_tensors.datatype_of(dtype),
-                "shape": list(array.shape),
-                "data": v2_tensors.encode(array),
-            }
-            for out, dtype, array in outputs
-        ],
+        "outputs": rendered_outputs,
     }
     if body.id is not None:
         rendered["id"] = body.id
-    return orjson.dumps(rendered)
+    header = orjson.dumps(rendered)
+    if not tail:
+        return header, None
+    return header + b"".join(tail), len(header)
+
+
+async def _answer(
+    request: Request,
+    call: Awaitable[Answer],
+    name: str,
+    body: InferRequest,
+    outputs_of: Callable[[Answer], list[tuple[str, str, Any]]],
+) -> Response:
+    """``answer`` (x-batch-size, Server-Timing), as JSON or JSON header + binary outputs."""
+    json_length: int | None = None
+
+    def render(result: Answer) -> bytes:
+        nonlocal json_length
+        content, json_length = _render(name, body, outputs_of(result))
+        return content
+
+    response = await answer(request, call, render)
+    if json_length is not None:
+        response.headers[v2_tensors.BINARY_HEADER] = str(json_length)
+        response.headers["content-type"] = "application/octet-stream"
+    return response
+
+
+def _binary_parts(body: InferRequest, tail: bytes) -> dict[str, bytes]:
+    """Each binary input's bytes, cut from the body's binary tail in input order."""
+    parts: dict[str, bytes] = {}
+    at = 0
+    for tensor in body.inputs:
+        size = (tensor.parameters or {}).get(v2_tensors.BINARY_SIZE)
+        if size is None:
+            if tensor.data is None:
+                raise InvalidInputError(f"input {tensor.name!r} has no data")
+            continue
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidInputError(f"input {tensor.name!r}: binary_data_size must be >= 0")
+        if tensor.data is not None:
+            raise InvalidInputError(f"input {tensor.name!r} has both data and binary data")
+        if at + size > len(tail):
+            raise InvalidInputError(f"input {tensor.name!r}: binary data ends before its size")
+        parts[tensor.name] = tail[at : at + size]
+        at += size
+    if at != len(tail):
+        raise InvalidInputError(f"{len(tail) - at} bytes of binary data belong to no input")
+    return parts
 
 
 def _by_name(body: InferRequest, expected: list[str]) -> dict[str, Any]:
@@ -216,8 +310,13 @@ async def _infer_predictor(
     manifest = _specs(models)[name].manifest
     given = _by_name(body, [t.name for t in manifest.inputs])
     max_rows = models.limits.max_inputs_per_request
+    binary = _binary_parts(body, context_of(request.scope).binary_tensors)
     arrays = [
-        v2_tensors.decode(
+        v2_tensors.decode_binary(
+            t.name, given[t.name].datatype, given[t.name].shape, binary[t.name], t, max_rows
+        )
+        if t.name in binary
+        else v2_tensors.decode(
             t.name, given[t.name].datatype, given[t.name].shape, given[t.name].data, t, max_rows
         )
         for t in manifest.inputs
@@ -227,10 +326,10 @@ async def _infer_predictor(
         raise InvalidInputError(f"every input needs the same number of rows, got {rows}")
     selected = _selected(body, [(o.name, o.dtype) for o in manifest.outputs])
 
-    def render(result: PredictResult) -> bytes:
-        return _render(name, body, [(o, d, result.outputs[o]) for o, d in selected])
+    def outputs(result: PredictResult) -> list[tuple[str, str, Any]]:
+        return [(o, d, result.outputs[o]) for o, d in selected]
 
-    return await answer(request, models.predict(name, arrays, timeout_s), render)
+    return await _answer(request, models.predict(name, arrays, timeout_s), name, body, outputs)
 
 
 async def _infer_embedding(
@@ -239,16 +338,21 @@ async def _infer_embedding(
     info = await models.info(name)
     (text_input,) = info.contract.inputs
     given = _by_name(body, [text_input.name])[text_input.name]
-    texts = v2_tensors.texts(
-        given.name, given.datatype, given.shape, given.data, models.limits.max_inputs_per_request
-    )
+    binary = _binary_parts(body, context_of(request.scope).binary_tensors)
+    max_rows = models.limits.max_inputs_per_request
+    if given.name in binary:
+        texts = v2_tensors.texts_binary(
+            given.name, given.datatype, given.shape, binary[given.name], max_rows
+        )
+    else:
+        texts = v2_tensors.texts(given.name, given.datatype, given.shape, given.data, max_rows)
     check_texts(texts, models.limits, f"inputs.{given.name}")
     selected = _selected(body, [(o.name, o.datatype) for o in info.contract.outputs])
 
-    def render(result: EmbedResult) -> bytes:
-        return _render(name, body, [(o, d, result.vectors) for o, d in selected])
+    def outputs(result: EmbedResult) -> list[tuple[str, str, Any]]:
+        return [(o, d, result.vectors) for o, d in selected]
 
-    return await answer(request, models.embed(name, texts, timeout_s), render)
+    return await _answer(request, models.embed(name, texts, timeout_s), name, body, outputs)
 
 
 @router.post(
@@ -267,7 +371,7 @@ async def infer(
 ) -> Response:
     kind = _served_kind(models, caller, name)
     models.admit(caller, name, kind, context_of(request.scope))
-    own_timeout_s = _check_parameters(body)
+    own_timeout_s = _own_timeout_s(body)
     timeout_s = deadline.remaining_s()
     if own_timeout_s is not None:
         timeout_s = min(timeout_s, own_timeout_s)

@@ -56,6 +56,22 @@ class ModelMetadata(BaseModel):
     outputs: list[TensorMetadata]
 
 
+class ConfigTensor(BaseModel):
+    name: str
+    data_type: str = Field(description='Triton\'s name: "TYPE_FP32", "TYPE_STRING", ...')
+    dims: list[int] = Field(description="The shape without the batch axis.")
+
+
+class ModelConfig(BaseModel):
+    """The part of Triton's model configuration its tools read (perf_analyzer)."""
+
+    name: str
+    platform: str
+    max_batch_size: int = Field(description="Most rows per request.")
+    input: list[ConfigTensor]
+    output: list[ConfigTensor]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -65,7 +81,11 @@ class InferInput(_Strict):
     shape: list[int] = Field(max_length=8, description="The tensor's shape, rows first.")
     datatype: str = Field(description="Must be the model's datatype for this input.")
     parameters: dict[str, Any] | None = Field(None, description="Per-input parameters.")
-    data: TensorData = Field(description="The elements, row-major: flat or nested lists.")
+    data: TensorData | None = Field(
+        None,
+        description="The elements, row-major: flat or nested lists; absent when they come "
+        "as binary data (`parameters.binary_data_size`, Triton's binary tensor extension).",
+    )
 
 
 class RequestedOutput(_Strict):
@@ -97,7 +117,7 @@ class InferRequest(_Strict):
     parameters: dict[str, Any] | None = Field(
         None,
         description="`timeout`: microseconds, lowers the request's deadline (as Triton's); "
-        "`binary_data_output`: only false (binary tensor data is not supported).",
+        "`binary_data_output`: every output as binary data (Triton's extension).",
     )
     inputs: list[InferInput] = Field(min_length=1, max_length=64)
     outputs: list[RequestedOutput] | None = Field(
@@ -110,7 +130,7 @@ class InferOutput(BaseModel):
     shape: list[int]
     datatype: str
     parameters: dict[str, Any] | None = None
-    data: TensorData = Field(description="Flat, row-major.")
+    data: TensorData | None = Field(None, description="Flat, row-major (absent if binary).")
 
 
 class InferResponse(BaseModel):

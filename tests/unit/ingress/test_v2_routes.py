@@ -5,9 +5,11 @@ model deployment is bound, so requests stop before a model call; the live-cluste
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -124,8 +126,8 @@ def features(**overrides: Any) -> dict[str, Any]:
         (features(name="x"), "unknown input 'x'"),
         ({"inputs": features()["inputs"] * 2}, "given twice"),
         (features() | {"outputs": [{"name": "nope"}]}, "unknown output 'nope'"),
-        (features(parameters={"binary_data_size": 16}), "binary tensor data"),
-        (features() | {"parameters": {"binary_data_output": True}}, "binary tensor data"),
+        (features(parameters={"binary_data_size": 16}), "both data and binary data"),
+        (features(data=None), "has no data"),
         (features() | {"parameters": {"timeout": "soon"}}, "timeout"),
         (features() | {"extra": 1}, "extra"),
     ],
@@ -148,7 +150,7 @@ def test_generators_and_unknown_models_are_404(api: TestClient, keys: dict[str, 
     [
         (b"{", 400, "not valid JSON"),
         (b'{"inputs": []}', 400, "inputs"),
-        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32"}]}', 400, "data"),
+        (b'{"inputs": [{"name": "x", "datatype": "FP32", "data": [1]}]}', 400, "shape"),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}', 404, "m"),
     ],
 )
@@ -201,10 +203,41 @@ def test_a_body_without_content_type_is_json_on_v2_only(
     assert response.status_code == 415
 
 
-def test_binary_tensor_bodies_are_refused_before_they_are_read(
-    api: TestClient, keys: dict[str, str]
+@pytest.mark.parametrize(
+    ("tail", "size", "says"),
+    [
+        (np.array([1, 2, 3, 11], "<f4").tobytes(), 16, "outside"),  # decoded: max is 10
+        (np.array([1, 2, 3], "<f4").tobytes(), 12, "needs 16 bytes"),
+        (np.array([1, 2, 3, 4], "<f4").tobytes(), 8, "belong to no input"),
+        (np.array([1, 2], "<f4").tobytes(), 16, "ends before its size"),
+    ],
+)
+def test_binary_tensors_are_split_off_and_checked(
+    api: TestClient, keys: dict[str, str], tail: bytes, size: int, says: str
 ) -> None:
-    headers = {"X-API-Key": keys["all"], "Inference-Header-Content-Length": "20"}
-    body = b'{"inputs": [], "x":1}' + bytes(range(256))
-    response = api.post(f"/v2/models/{IRIS}/infer", content=body, headers=headers)
-    assert "binary tensor data is not supported" in v2_error(response, 400)
+    """Triton's binary extension: JSON header, then raw little-endian tensors."""
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "features",
+                    "shape": [1, 4],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": size},
+                }
+            ]
+        }
+    ).encode()
+    headers = {
+        "X-API-Key": keys["all"],
+        "Inference-Header-Content-Length": str(len(header)),
+        "content-type": "application/octet-stream",
+    }
+    response = api.post(f"/v2/models/{IRIS}/infer", content=header + tail, headers=headers)
+    assert says in v2_error(response, 400)
+
+
+def test_a_bad_binary_header_length_is_400(api: TestClient, keys: dict[str, str]) -> None:
+    headers = {"X-API-Key": keys["all"], "Inference-Header-Content-Length": "999"}
+    response = api.post(f"/v2/models/{IRIS}/infer", content=b"{}", headers=headers)
+    assert "Inference-Header-Content-Length" in v2_error(response, 400)

@@ -13,7 +13,7 @@ from deployments.model_manifest import InputSpec
 
 
 def spec(dtype: str, shape: list[int], **limits: Any) -> InputSpec:
-    return InputSpec(name="x", dtype=dtype, shape=shape, **limits)  # type: ignore[arg-type]
+    return InputSpec(name="x", dtype=dtype, shape=shape, **limits)
 
 
 def test_datatypes_map_both_ways() -> None:
@@ -89,3 +89,31 @@ def test_texts_must_be_strings() -> None:
         v2_tensors.texts("t", "BYTES", [2], ["a", 1], 8)
     with pytest.raises(InvalidInputError, match="the model takes BYTES"):
         v2_tensors.texts("t", "FP32", [1], [1.0], 8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int64", "int32", "bool"])
+def test_binary_tensors_round_trip(dtype: str) -> None:
+    array = np.array([[1, 0], [0, 1]], dtype=dtype)
+    raw = v2_tensors.encode_binary(array, dtype)
+    assert len(raw) == array.size * (1 if dtype == "bool" else array.itemsize)
+    datatype = v2_tensors.DATATYPE_BY_DTYPE[dtype]
+    back = v2_tensors.decode_binary("x", datatype, [2, 2], raw, spec(dtype, [-1, 2]), 8)
+    assert back.dtype == array.dtype
+    np.testing.assert_array_equal(back, array)
+
+
+def test_binary_floats_must_be_finite_and_bools_0_or_1() -> None:
+    nan = np.array([np.nan], "<f4").tobytes()
+    with pytest.raises(InvalidInputError, match="finite"):
+        v2_tensors.decode_binary("x", "FP32", [1], nan, spec("float32", [-1]), 8)
+    with pytest.raises(InvalidInputError, match="0 or 1"):
+        v2_tensors.decode_binary("x", "BOOL", [1], b"\x02", spec("bool", [-1]), 8)
+
+
+def test_binary_texts_are_length_prefixed_utf8() -> None:
+    raw = b"".join(len(t).to_bytes(4, "little") + t for t in ("hé".encode(), b"ok"))
+    assert v2_tensors.texts_binary("t", "BYTES", [2], raw, 8) == ["hé", "ok"]
+    with pytest.raises(InvalidInputError, match="runs past"):
+        v2_tensors.texts_binary("t", "BYTES", [2], raw[:-1], 8)
+    with pytest.raises(InvalidInputError, match="not UTF-8"):
+        v2_tensors.texts_binary("t", "BYTES", [1], b"\x01\x00\x00\x00\xff", 8)
