@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _is_ids(item: Any) -> bool:
+    """A token id, or a non-empty list of them (JSON true is no id)."""
+    if isinstance(item, list):
+        return bool(item) and all(_is_ids(i) for i in item if not isinstance(i, list))
+    return isinstance(item, int) and not isinstance(item, bool)
 
 
 class EmbeddingRequest(BaseModel):
@@ -18,6 +25,21 @@ class EmbeddingRequest(BaseModel):
         description="Text to embed, or a list of texts (one vector each, in order)."
     )
     model: str = Field(description="Id of a served model (see GET /v1/models).")
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _no_token_ids(cls, value: Any) -> Any:
+        # OpenAI also takes token ids (a list of ints, or of lists of ints), as LangChain
+        # sends by default; ids of OpenAI's tokenizer mean nothing to ours, so say so
+        # instead of pydantic's "input should be a valid string".
+        items = value if isinstance(value, list) else [value]
+        if any(_is_ids(i) for i in items):
+            raise ValueError(
+                "token-id input (lists of integers) is not supported: send the text "
+                "(LangChain: OpenAIEmbeddings(check_embedding_ctx_length=False))"
+            )
+        return value
+
     encoding_format: Literal["float", "base64"] = Field(
         "float", description="`base64` returns little-endian float32 bytes, base64-encoded."
     )
