@@ -21,6 +21,7 @@ help:
 	@echo "make bench-peers  raw model, Infinity (peer server), this app at c=1,16,32 -> benchmarks/RESULTS-peers.md"
 	@echo "make dashboards  regenerate monitoring/grafana/dashboards/*.json"
 	@echo "make manifests   regenerate cluster/kuberay/rayservice*.yaml from serve_config.yaml"
+	@echo "make soak    30-min mixed soak: RSS of every Serve process, plot, verdict -> benchmarks/soak/"
 	@echo "make lock    re-resolve requirements.lock after editing pyproject.toml or constraints.txt"
 
 # Installs exactly requirements.lock, then the project itself; re-runs when either changes.
@@ -108,6 +109,12 @@ bench-peers: bootstrap
 	NAIVE=0 PEERS=1 COLD_START=0 CONCURRENCY=$${CONCURRENCY:-1,16,32} \
 	  RESULTS=$${RESULTS:-benchmarks/RESULTS-peers.md} OUT_DIR=$${OUT_DIR:-benchmarks/out/peers} \
 	  benchmarks/run_cpu.sh
+
+# Memory over a long mixed soak (default 30 min; SOAK_DURATION=s) on a private cluster, or on
+# make up's with SOAK_URL=http://127.0.0.1:8000 -> benchmarks/soak/ (SOAK.md: the verdict).
+.PHONY: soak
+soak: bootstrap models
+	benchmarks/run_soak.sh
 
 manifests: bootstrap
 	$(BIN)/python cluster/kuberay/generate.py
