@@ -49,7 +49,7 @@ export RSIC_API_KEYS_FILE=${RSIC_API_KEYS_FILE:-$RUN_DIR/api_keys.json}
 # (start.sh supervises it) and a restarted head finds its applications again.
 #   redis  a loopback Redis per cluster (cluster/local/redis.sh), on REDIS_PORT
 #   off    state in the GCS's memory: a dead GCS takes the head node down with it
-GCS_FT=${GCS_FT:-off}
+GCS_FT=${GCS_FT:-redis}
 # Its own port per cluster, derived from RUN_DIR like RAY_TMPDIR (the test suite and the
 # benchmarks run private clusters beside `make up`): in 20000-29999, below Linux's ephemeral
 # ports (where free-port pickers land) and above Ray's worker ports (10002-19999).

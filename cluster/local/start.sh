@@ -47,6 +47,10 @@ fi
 # dies, so a head started again finds its state (cluster/README.md).
 if [[ $GCS_FT == redis ]]; then
   "$(dirname "$0")/redis.sh" start
+  # A head started again beside a worker node that survived it: `ray start --head` refuses
+  # while the last head's address (ray_current_cluster) is still named by a local Ray
+  # process (the worker's), though no GCS runs there. This head is not running (above).
+  rm -f "$RAY_TMPDIR/ray/ray_current_cluster"
   leader=("$(dirname "$0")/gcs_supervisor.sh" "$SID_FILE")
   ray_flags=(--redis-password "$(cat "$REDIS_PASSWORD_FILE")")
 else

@@ -5,7 +5,7 @@ Run in a subprocess with the cluster's environment (LiveCluster.probe), so the t
 process itself never joins a Ray cluster: `ray.init` honours RAY_AUTH_MODE=token and the
 token file like the `serve` CLI does.
 
-usage: python -m tests.cluster_probe kill|freeze ADDRESS APP DEPLOYMENT [TIMEOUT_S]
+usage: python -m tests.support.cluster_probe kill|freeze ADDRESS APP DEPLOYMENT [TIMEOUT_S]
   kill    ray.kill one replica (a crash)
   freeze  SIGSTOP one replica's process (a hang): only its failing health check can
           tell Serve, which must replace it

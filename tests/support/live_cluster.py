@@ -200,11 +200,11 @@ class LiveCluster:
         return status
 
     def probe(self, command: str, app: str, deployment: str, timeout: float = 30) -> Any:
-        """tests/cluster_probe.py against this cluster (a Ray driver in a subprocess)."""
+        """tests/support/cluster_probe.py against this cluster (a Ray driver in a subprocess)."""
         address = f"127.0.0.1:{self.env['RAY_PORT']}"
         argv = [command, address, app, deployment, str(timeout)]
         proc = subprocess.run(
-            [sys.executable, "-m", "tests.cluster_probe", *argv],
+            [sys.executable, "-m", "tests.support.cluster_probe", *argv],
             # Ray's state API finds its cluster by itself, and fails when this machine runs
             # several (`make up`, other test sessions): name ours.
             env=self.env | {"RAY_ADDRESS": address},
