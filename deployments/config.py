@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from deployments.contracts import ModelKind
+from deployments.contracts import GenerationBatching, ModelKind
 from deployments.model_manifest import ModelSpec, load_model_dir, load_model_root, resolve
 
 
@@ -158,10 +158,28 @@ class GeneratorArgs(_TorchModelArgs):
         "false: completions only (chat requests for it get 422).",
     )
 
+    engine: Literal["continuous", "sequential"] = Field(
+        "continuous",
+        description="`continuous`: one decode step advances every running request "
+        "(iteration-level batching); `sequential`: each request decodes on its own cache "
+        "and concurrent ones interleave their steps (the benchmark baseline).",
+    )
+    batching: GenerationBatching = Field(
+        default_factory=GenerationBatching,
+        description="Continuous batching knobs; the deployment's user_config overrides them live.",
+    )
+
     @model_validator(mode="after")
     def _default_within_limit(self) -> GeneratorArgs:
         if self.default_max_tokens > self.max_new_tokens_limit:
             raise ValueError("default_max_tokens must not exceed max_new_tokens_limit")
+        if self.max_prompt_tokens > self.batching.max_num_batched_tokens:
+            raise ValueError("max_prompt_tokens must not exceed batching.max_num_batched_tokens")
+        if self.max_prompt_tokens + self.max_new_tokens_limit > self.batching.max_cache_tokens:
+            raise ValueError(
+                "batching.max_cache_tokens must hold one request: max_prompt_tokens plus "
+                "max_new_tokens_limit"
+            )
         return self
 
 

@@ -50,6 +50,54 @@ class BatchConfig(BaseModel):
     )
 
 
+class EmbeddingBatchConfig(BatchConfig):
+    """An embedding model's live batching knobs: BatchConfig's, plus a token budget."""
+
+    max_batch_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=1_048_576,
+        description=(
+            "Most padded token positions (rows x longest row) one forward pass computes. "
+            "Inputs of similar length run together and the earliest deadline leads, so a "
+            "long input does not pad many short ones "
+            "(deployments/models/embedding/scheduler.py). null: batches count items only."
+        ),
+    )
+
+
+class GenerationBatching(BaseModel):
+    """A generator's continuous batching knobs (deployments/models/generation/scheduler.py);
+    set in GeneratorArgs.batching, changed live through the deployment's user_config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_num_seqs: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="Most sequences one decode step advances together; 1 decodes one "
+        "request at a time.",
+    )
+    max_num_batched_tokens: int = Field(
+        2048,
+        ge=1,
+        description="Most prompt tokens prefilled in one step, so long prompts joining "
+        "cannot stall running streams for long (a lone prompt always fits).",
+    )
+    max_cache_tokens: int = Field(
+        65536,
+        ge=1,
+        description="KV-cache budget in tokens: a request is admitted when its prompt plus "
+        "max_tokens fit what running ones reserved, so none is ever preempted.",
+    )
+    max_waiting_seqs: int = Field(
+        64,
+        ge=0,
+        description="Most requests waiting for a slot; past it 503 with Retry-After.",
+    )
+
+
 class TensorSpec(BaseModel):
     name: str = Field(description="Tensor name.")
     datatype: Literal["string", "float64", "float32", "float16", "int64", "int32", "bool"] = Field(
@@ -82,7 +130,11 @@ class ModelInfo(BaseModel):
     device: str
     dtype: str
     contract: ModelContract
-    batching: BatchConfig
+    generation: GenerationBatching | None = Field(
+        None, description="Generators: the continuous batching knobs in effect."
+    )
+    # Embedding models report their token budget too (a union, so it is serialized).
+    batching: EmbeddingBatchConfig | BatchConfig
 
 
 class BatchedAnswer(BaseModel):

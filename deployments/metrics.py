@@ -173,6 +173,18 @@ class GenerationMetrics:
             boundaries=TTFT_BUCKETS_S,
             tag_keys=keys,
         )
+        self.inter_token = Histogram(
+            "generation_inter_token_latency_seconds",
+            description="Between two consecutive generated tokens of one request.",
+            boundaries=LATENCY_BUCKETS_S,
+            tag_keys=keys,
+        )
+        self.e2e = Histogram(
+            "generation_request_latency_seconds",
+            description="From a request's arrival at the replica to its end, however it ended.",
+            boundaries=TTFT_BUCKETS_S,
+            tag_keys=keys,
+        )
         self.tokens = Counter("generation_tokens", description="Tokens generated.", tag_keys=keys)
         self.prompt_tokens = Counter(
             "generation_prompt_tokens", description="Prompt tokens read.", tag_keys=keys
@@ -188,6 +200,27 @@ class GenerationMetrics:
             description="Generations stopped because their caller went away.",
             tag_keys=keys,
         )
+        self.running = Gauge(
+            "generation_running_sequences",
+            description="Sequences in the decode batch (after the last step).",
+            tag_keys=keys,
+        )
+        self.waiting = Gauge(
+            "generation_waiting_sequences",
+            description="Requests waiting for a slot in the decode batch.",
+            tag_keys=keys,
+        )
+        self.cache_usage = Gauge(
+            "generation_kv_cache_usage",
+            description="Fraction (0-1) of max_cache_tokens reserved by running sequences.",
+            tag_keys=keys,
+        )
+        self.batch_size = Histogram(
+            "generation_decode_batch_size",
+            description="Sequences advanced by one decode step.",
+            boundaries=BATCH_SIZE_BUCKETS,
+            tag_keys=keys,
+        )
 
     def started(self, prompt_tokens: int) -> None:
         self.prompt_tokens.inc(prompt_tokens, tags=self.tags)
@@ -195,12 +228,26 @@ class GenerationMetrics:
     def first_token(self, seconds: float) -> None:
         self.time_to_first_token.observe(seconds, tags=self.tags)
 
-    def ended(self, outcome: str, tokens: int) -> None:
+    def inter_token_gap(self, seconds: float) -> None:
+        self.inter_token.observe(seconds, tags=self.tags)
+
+    def step(self, batch_size: int, batcher: Any) -> None:
+        """After each decode step of deployments/models/generation/scheduler.py."""
+        self.batch_size.observe(batch_size, tags=self.tags)
+        running = [s for s in batcher.running if not s.done]
+        self.running.set(len(running), tags=self.tags)
+        self.waiting.set(len(batcher.waiting), tags=self.tags)
+        reserved = sum(s.reserved for s in running)
+        self.cache_usage.set(reserved / batcher.knobs.max_cache_tokens, tags=self.tags)
+
+    def ended(self, outcome: str, tokens: int, seconds: float | None = None) -> None:
         if tokens:
             self.tokens.inc(tokens, tags=self.tags)
         self.requests.inc(tags=self.tags | {"finish_reason": outcome})
         if outcome == "cancelled":
             self.cancelled.inc(tags=self.tags)
+        if seconds is not None:
+            self.e2e.observe(seconds, tags=self.tags)
 
 
 class MultiplexMetrics:

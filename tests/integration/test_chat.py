@@ -14,7 +14,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import openai
@@ -43,6 +43,11 @@ def chat_events(client: httpx.Client, **extra: Any) -> list[dict[str, Any]]:
         return chunks_of(list(sse_data(r.iter_lines())))
 
 
+def chat_create(oai: openai.OpenAI) -> Any:
+    """The client's create, untyped: its overloads want TypedDict messages."""
+    return cast(Any, oai.chat.completions.create)
+
+
 @pytest.fixture
 def oai(cluster: LiveCluster) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(
@@ -52,7 +57,7 @@ def oai(cluster: LiveCluster) -> Iterator[openai.OpenAI]:
 
 
 def test_openai_chat_streamed_equals_non_streamed(oai: openai.OpenAI) -> None:
-    whole = oai.chat.completions.create(model=GENERATOR, messages=MESSAGES, **SEEDED)  # type: ignore[arg-type]
+    whole = chat_create(oai)(model=GENERATOR, messages=MESSAGES, **SEEDED)
     assert whole.object == "chat.completion" and whole.id.startswith("chatcmpl-")
     (choice,) = whole.choices
     assert choice.message.role == "assistant" and choice.message.content
@@ -60,9 +65,9 @@ def test_openai_chat_streamed_equals_non_streamed(oai: openai.OpenAI) -> None:
     assert whole.usage is not None and whole.usage.completion_tokens == 12
     assert whole.usage.total_tokens == whole.usage.prompt_tokens + 12
     chunks = list(
-        oai.chat.completions.create(
+        chat_create(oai)(
             model=GENERATOR,
-            messages=MESSAGES,  # type: ignore[arg-type]
+            messages=MESSAGES,
             stream=True,
             stream_options={"include_usage": True},
             **SEEDED,
@@ -78,7 +83,7 @@ def test_openai_chat_streamed_equals_non_streamed(oai: openai.OpenAI) -> None:
 def test_openai_chat_logprobs(oai: openai.OpenAI) -> None:
     kw: dict[str, Any] = {"temperature": 0, "max_completion_tokens": 6}
     kw |= {"logprobs": True, "top_logprobs": 2}
-    whole = oai.chat.completions.create(model=GENERATOR, messages=MESSAGES, **kw)  # type: ignore[arg-type]
+    whole = chat_create(oai)(model=GENERATOR, messages=MESSAGES, **kw)
     logprobs = whole.choices[0].logprobs
     assert logprobs is not None and logprobs.content is not None
     assert len(logprobs.content) == 6
@@ -87,9 +92,7 @@ def test_openai_chat_logprobs(oai: openai.OpenAI) -> None:
         # Greedy: each token is the likeliest at its position.
         assert math.isclose(t.top_logprobs[0].logprob, t.logprob, abs_tol=1e-6)
         assert t.bytes == list(t.token.encode())
-    streamed = list(
-        oai.chat.completions.create(model=GENERATOR, messages=MESSAGES, stream=True, **kw)  # type: ignore[arg-type]
-    )
+    streamed = list(chat_create(oai)(model=GENERATOR, messages=MESSAGES, stream=True, **kw))
     tokens = [
         t
         for c in streamed
@@ -123,7 +126,7 @@ def test_langchain_chat_openai(cluster: LiveCluster) -> None:
     llm = ChatOpenAI(
         model=GENERATOR,
         base_url=cluster.base_url + "/v1",
-        api_key=cluster.keys["admin"],  # type: ignore[arg-type]
+        api_key=cluster.keys["admin"],
         temperature=0,
         max_completion_tokens=8,
         max_retries=0,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from functools import partial
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from deployments.contracts import (
     ChatMessage,
     FinishReason,
     GenerateRequest,
+    GenerationBatching,
     GenerationChunk,
     ModelContract,
     ModelInfo,
@@ -38,6 +40,12 @@ from deployments.contracts import (
 from deployments.errors import InputTooLongError, InvalidInputError
 from deployments.metrics import GenerationMetrics
 from deployments.models.generation.detokenizer import IncrementalDecoder
+from deployments.models.generation.scheduler import (
+    BatchedDecoder,
+    ContinuousBatcher,
+    Sequence,
+    sample,
+)
 from deployments.models.generation.stop_sequences import StopMatcher
 from deployments.models.runtime import (
     ForwardRunner,
@@ -50,14 +58,13 @@ from deployments.models.runtime import (
 logger = logging.getLogger("ray.serve")
 
 
-MIN_TEMPERATURE = 1e-4
-
-# Each request decodes on its own (no batching across requests): say so in GET /v1/models.
+# The sequential engine decodes each request on its own: say so in GET /v1/models.
 UNBATCHED = BatchConfig(max_batch_size=1, batch_wait_timeout_s=0.0)
 
 
 class _Sequence:
-    """One request's decoding state, touched only by the executor thread."""
+    """One request's decoding state in the sequential engine, touched only by the
+    executor thread."""
 
     def __init__(self, prompt_ids: list[int], request: GenerateRequest, device: torch.device):
         self.next_input = torch.tensor([prompt_ids], device=device)
@@ -134,7 +141,7 @@ class TextGeneratorModel:
         out = self.model(input_ids=seq.next_input, past_key_values=seq.past, use_cache=True)
         seq.past = out.past_key_values
         logits = out.logits[0, -1].float().cpu()
-        token = self._sample(logits, seq)
+        token = sample(logits, seq)
         seq.next_input = torch.tensor([[token]], device=self.device)
         if seq.logprobs is None:
             return token, None
@@ -154,25 +161,6 @@ class TextGeneratorModel:
             ],
         )
 
-    @staticmethod
-    def _sample(logits: torch.Tensor, seq: _Sequence) -> int:
-        # Dividing by a tiny temperature overflows to inf (then NaN probabilities); it
-        # means greedy anyway.
-        if seq.temperature < MIN_TEMPERATURE:
-            return int(torch.argmax(logits))
-        probs = torch.softmax(logits / seq.temperature, dim=-1)
-        if seq.top_p < 1.0:
-            sorted_probs, order = torch.sort(probs, descending=True)
-            # Keep the smallest head of the distribution whose mass reaches top_p.
-            outside = torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= seq.top_p
-            # The most likely token always stays: a top_p below float32's range (1e-300)
-            # compares as 0 and would otherwise zero the whole distribution.
-            outside[0] = False
-            sorted_probs[outside] = 0.0
-            pick = torch.multinomial(sorted_probs, 1, generator=seq.rng)
-            return int(order[pick])
-        return int(torch.multinomial(probs, 1, generator=seq.rng))
-
 
 @serve.deployment(
     max_ongoing_requests=16,
@@ -186,6 +174,11 @@ class TextGenerator:
         self._lm = TextGeneratorModel(args)
         self._runner = ForwardRunner(args.name, thread_name="decode")
         self._metrics = GenerationMetrics(args.name)
+        self._batcher: ContinuousBatcher | None = None
+        if args.engine == "continuous":
+            decoder = BatchedDecoder(self._lm.model, self._lm.device, self._lm.logprob)
+            self._batcher = ContinuousBatcher(decoder, self._runner.run, args.batching)
+            self._batcher.on_step = self._metrics.step
         logger.info(
             "loaded generator %s from %s on %s (%s), context %d",
             args.name,
@@ -198,6 +191,14 @@ class TextGenerator:
     def check_health(self) -> None:
         self._runner.check_health()
 
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """user_config: continuous batching knobs, applied from the next step on (an
+        empty user_config restores serve_config.yaml's GeneratorArgs.batching)."""
+        knobs = GenerationBatching.model_validate(config) if config else self._args.batching
+        if self._batcher is not None:
+            self._batcher.knobs = knobs
+        logger.info("generator %s batching: %s", self._args.name, knobs)
+
     def info(self) -> ModelInfo:
         lm = self._lm
         return ModelInfo(
@@ -205,7 +206,12 @@ class TextGenerator:
             kind="generator",
             device=str(lm.device),
             dtype=str(lm.dtype).removeprefix("torch."),
-            batching=UNBATCHED,
+            batching=UNBATCHED
+            if self._batcher is None
+            else BatchConfig(
+                max_batch_size=self._batcher.knobs.max_num_seqs, batch_wait_timeout_s=0.0
+            ),
+            generation=None if self._batcher is None else self._batcher.knobs,
             contract=ModelContract(
                 inputs=[TensorSpec(name="prompt", datatype="string", shape=[1])],
                 outputs=[
@@ -227,24 +233,47 @@ class TextGenerator:
         lm = self._lm
         prompt_ids = await self._runner.run_unchecked(lm.encode_request, request)
         self._check_lengths(len(prompt_ids), request)
+        batched: Sequence | None = None
+        if self._batcher is None:
+            alone = _Sequence(prompt_ids, request, lm.device)
+
+            def next_token() -> Awaitable[tuple[int, TokenLogprob | None]]:
+                return self._runner.run(lm.step, alone)
+        else:
+            batched = Sequence(
+                prompt_ids=prompt_ids,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                top_p=request.top_p,
+                logprobs=request.logprobs,
+                seed=request.seed,
+                eos_ids=lm.eos_ids,
+            )
+            # Before the first chunk: a full waiting line is still a plain 503.
+            self._batcher.submit(batched)
+            next_token = partial(_next_batched, batched)
         self._metrics.started(len(prompt_ids))
         yield GenerationChunk(prompt_tokens=len(prompt_ids))
 
-        seq = _Sequence(prompt_ids, request, lm.device)
         decoder = IncrementalDecoder(lm.decode)
         stops = StopMatcher(request.stop)
         produced = 0
+        last = arrived
         outcome = "error"
         logprobs: list[TokenLogprob] = []  # of tokens whose text is not sent yet
         try:
             finish: FinishReason | None = None
             while finish is None:
-                token, logprob = await self._runner.run(lm.step, seq)
+                token, logprob = await next_token()
                 if logprob is not None:
                     logprobs.append(logprob)
                 produced += 1
+                now = time.perf_counter()
                 if produced == 1:
-                    self._metrics.first_token(time.perf_counter() - arrived)
+                    self._metrics.first_token(now - arrived)
+                else:
+                    self._metrics.inter_token_gap(now - last)
+                last = now
                 if token in lm.eos_ids:
                     finish = "stop"
                     text = stops.feed(decoder.flush()) + stops.flush()
@@ -270,7 +299,9 @@ class TextGenerator:
             logger.info("generation cancelled after %d of %d tokens", produced, request.max_tokens)
             raise
         finally:
-            self._metrics.ended(outcome, produced)
+            if batched is not None:
+                batched.done = True  # leaves the batch before its next step
+            self._metrics.ended(outcome, produced, time.perf_counter() - arrived)
 
     def _check_lengths(self, prompt_tokens: int, request: GenerateRequest) -> None:
         limit = min(self._args.max_prompt_tokens, self._lm.context - 1)
@@ -291,3 +322,10 @@ class TextGenerator:
                 f"the context window of model {self._args.name} ({self._lm.context} tokens)",
                 param="max_tokens",
             )
+
+
+async def _next_batched(seq: Sequence) -> tuple[int, TokenLogprob | None]:
+    item = await seq.out.get()
+    if isinstance(item, BaseException):
+        raise item
+    return item

@@ -50,8 +50,10 @@ def test_messages_render_with_the_models_template(tiny_chat: Path) -> None:
 
     gen = replica(tiny_chat)
     tok = AutoTokenizer.from_pretrained(tiny_chat, local_files_only=True)
-    text = tok.apply_chat_template(
-        [m.model_dump() for m in MESSAGES], add_generation_prompt=True, tokenize=False
+    text = str(
+        tok.apply_chat_template(
+            [m.model_dump() for m in MESSAGES], add_generation_prompt=True, tokenize=False
+        )
     )
     assert text.endswith("<|im_start|>assistant\n")
     ids = gen._lm.render(MESSAGES)
