@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,12 @@ def _role(cmdline: str) -> str:
     return "control"
 
 
-def cpu_by_role(run_dir: str) -> dict[str, float]:
-    """CPU seconds used so far by the processes of the cluster started with ``run_dir``."""
+def cluster_processes(run_dir: str, proc_file: str) -> Iterator[tuple[str, str, str]]:
+    """(pid, command line, text of /proc/PID/proc_file) for each process of the cluster
+    started with ``run_dir`` (its environment carries RUN_DIR), this process excepted: the
+    client, started with the cluster's environment by run_cpu.sh, is not the server."""
     marker = f"RUN_DIR={run_dir}".encode()
-    # The client (this process, started with the cluster's environment by run_cpu.sh) is
-    # not the server's cost.
     me = str(os.getpid())
-    totals: dict[str, float] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         if pid == me:
             continue
@@ -51,9 +51,17 @@ def cpu_by_role(run_dir: str) -> dict[str, float]:
             if marker not in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
                 continue
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            text = Path(f"/proc/{pid}/{proc_file}").read_text()
         except OSError:  # gone, or not ours to read
             continue
+        yield pid, cmdline, text
+
+
+def cpu_by_role(run_dir: str) -> dict[str, float]:
+    """CPU seconds used so far by the processes of the cluster started with ``run_dir``."""
+    totals: dict[str, float] = {}
+    for _, cmdline, stat in cluster_processes(run_dir, "stat"):
+        fields = stat.rsplit(")", 1)[1].split()
         role = _role(cmdline)
         totals[role] = totals.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
     return totals

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks.cpu_cost import cluster_processes
 from benchmarks.workload import synthetic_texts
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -78,19 +79,8 @@ def process_name(cmdline: str) -> str | None:
 def cluster_rss_mib(run_dir: str) -> dict[str, float]:
     """RSS (MiB) of each named process whose environment carries RUN_DIR=run_dir, keyed
     "name [pid]" so replicas of one deployment stay apart."""
-    marker = f"RUN_DIR={run_dir}".encode()
-    me = str(os.getpid())
     found: dict[str, float] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        if pid == me:
-            continue
-        try:
-            if marker not in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                continue
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:  # gone, or not ours to read
-            continue
+    for pid, cmdline, status in cluster_processes(run_dir, "status"):
         name = process_name(cmdline)
         rss = next(
             (line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), None
