@@ -2,9 +2,10 @@
 
 Every operation gets schema-conforming (positive) and schema-violating (negative) requests,
 as the admin key and with a key that does not exist; POST /v1/embeddings and POST
-/v1/completions also get positive requests pinned to a served model of their kind, so
-generated text reaches the real models. Every response must be documented (status code,
-headers, content type, body schema) and none may be a 5xx.
+/v1/completions also get positive requests pinned to a served model of their kind, and
+POST /v2/models/{name}/infer (the Open Inference Protocol) to iris-classifier, so
+generated input reaches the real models and their checks. Every response must be
+documented (status code, headers, content type, body schema) and none may be a 5xx.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support.live_cluster import GENERATOR, MODEL, LiveCluster
+
+PREDICTOR = "iris-classifier"
 
 CHECKS = [
     not_a_server_error,
@@ -57,13 +60,18 @@ PLAN: dict[tuple[str, GenerationMode, bool], int] = {
 }
 
 
-# Operations whose positive cases are also sent pinned to a served model of their kind.
+# Operations whose positive cases are also sent pinned to a served model of their kind:
+# by the body's `model`, or (the Open Inference Protocol's) by the `name` in the path.
 PINNED = {"POST /v1/embeddings": MODEL, "POST /v1/completions": GENERATOR}
+PINNED_PATH = {"POST /v2/models/{name}/infer": PREDICTOR}
 
 
 def pin_model(case: Case) -> Case:
-    if isinstance(case.body, dict):
-        case.body["model"] = PINNED[case.operation.label]
+    label = case.operation.label
+    if label in PINNED_PATH:
+        case.path_parameters = (case.path_parameters or {}) | {"name": PINNED_PATH[label]}
+    elif isinstance(case.body, dict):
+        case.body["model"] = PINNED[label]
     return case
 
 
@@ -149,7 +157,7 @@ def test_fuzz_the_live_openapi(cluster: LiveCluster) -> None:
     fuzzer = Fuzzer(cluster.base_url)
     for operation in operations(schema):
         for (who, mode, pinned), examples in PLAN.items():
-            if (pinned and operation.label not in PINNED) or (
+            if (pinned and operation.label not in PINNED | PINNED_PATH) or (
                 mode is NEGATIVE and not operation.body
             ):
                 continue
@@ -179,5 +187,9 @@ def test_fuzz_the_live_openapi(cluster: LiveCluster) -> None:
     assert {200, 401, 404, 422} <= set(by_status)
     assert statuses[("POST /v1/embeddings", "admin", 200)] > 0
     assert all(
-        status == 401 for (label, who, status) in statuses if who == "wrong" and "/v1/" in label
+        status == 401
+        for (label, who, status) in statuses
+        if who == "wrong" and ("/v1/" in label or ("/v2" in label and "/health/" not in label))
     )
+    # The Open Inference Protocol's routes were fuzzed too, down to the model.
+    assert statuses[("POST /v2/models/{name}/infer", "admin", 400)] > 0
