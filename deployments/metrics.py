@@ -29,6 +29,8 @@ LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 BATCH_SIZE_BUCKETS = [1.0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 UTILIZATION_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 TOKEN_BUCKETS = [4.0, 8, 16, 32, 64, 128, 256, 512]
+# Padded token positions per forward pass: one short text (~8) to 64 rows of 256 tokens.
+BATCH_TOKEN_BUCKETS = [16.0, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768]
 TTFT_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
 
 
@@ -134,6 +136,25 @@ class ModelMetrics:
             description="Inputs of cancelled requests that were dropped before running.",
             tag_keys=keys,
         )
+        self.batch_tokens = Histogram(
+            "model_batch_tokens",
+            description="Token positions one forward pass computed: rows x its longest row, "
+            "padding included (text models only).",
+            boundaries=BATCH_TOKEN_BUCKETS,
+            tag_keys=keys,
+        )
+        self.padding_tokens = Counter(
+            "model_padding_tokens",
+            description="Token positions computed for padding alone; over the sum of "
+            "model_batch_tokens it is the share of the forward passes spent on padding.",
+            tag_keys=keys,
+        )
+        self.expired_items = Counter(
+            "model_expired_items",
+            description="Inputs dropped before their forward pass because their request's "
+            "deadline had passed (answered 504 without computing them).",
+            tag_keys=keys,
+        )
 
     def record_batch(
         self,
@@ -150,10 +171,19 @@ class ModelMetrics:
         self.inference_seconds.observe(seconds, tags=tags)
         for n in token_counts:
             self.input_tokens.observe(n, tags=tags)
+        if token_counts:  # every row is padded to the longest
+            padded = max(token_counts) * len(token_counts)
+            self.batch_tokens.observe(padded, tags=tags)
+            if padded > sum(token_counts):  # Counter.inc refuses 0
+                self.padding_tokens.inc(padded - sum(token_counts), tags=tags)
         for w in waits:
             self.queue_wait_seconds.observe(w, tags=tags)
         # The same waits, for the replica's record_autoscaling_stats (SLO policy).
         replica_queue_waits().add(waits)
+
+    def record_expired(self, items: int) -> None:
+        if items:
+            self.expired_items.inc(items, tags=self.tags)
 
     def record_cancelled(self, skipped_items: int) -> None:
         self.cancelled_requests.inc(tags=self.tags)

@@ -125,8 +125,11 @@ class ModelClient:
         handle = self.models[spec.name]
 
         async def send(requests: list[list[str]], timeout_s: float) -> list[EmbedAnswer]:
+            # The call's budget (the latest deadline among its requests) goes with each:
+            # the replica drops inputs still queued past it, never one a caller still waits for.
+            budgets = [timeout_s] * len(requests)
             answers: list[EmbedAnswer] = await self.call(
-                spec.name, lambda: handle.embed_many.remote(requests), timeout_s
+                spec.name, lambda: handle.embed_many.remote(requests, budgets), timeout_s
             )
             return answers
 
@@ -145,7 +148,7 @@ class ModelClient:
         coalescer = self._coalescers.get(model)
         if coalescer is None:
             result: EmbedResult = await self.call(
-                model, lambda: handle.embed.remote(texts), timeout_s
+                model, lambda: handle.embed.remote(texts, timeout_s), timeout_s
             )
             result.slot_s = 0.0  # sent at once: no slot to wait for
             return result

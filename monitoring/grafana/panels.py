@@ -34,6 +34,13 @@ BY_GPU = "ip, GpuIndex, GpuDeviceName"
 HTTP_REQUESTS = "ray_serve_num_http_requests_total"
 
 
+def _zero_when_absent(counter: str) -> str:
+    # A counter has no series until it first counts: `or on (model)` adds a 0 line for
+    # text models that have run batches but never had this happen.
+    items = rate_sum("ray_model_batch_tokens_count", "model", *REPLICA_APP)
+    return f"{rate_sum(counter, 'model', *REPLICA_APP)} or on (model) {items} * 0"
+
+
 def quantiles(histogram: str, by: str, legend: str, *matchers: str) -> tuple[Target, ...]:
     return tuple(
         Target(quantile(q, histogram, by, *matchers), f"{legend} p{q * 100:g}")
@@ -157,6 +164,41 @@ PER_MODEL = Row(
             (Target(mean("ray_model_batch_utilization", "model", *REPLICA_APP), "{{model}}"),),
             unit="percentunit",
             max=1,
+        ),
+        Panel(
+            "Tokens per batch (mean / p90)",
+            "Token positions one forward pass computed (rows x its longest row, padding "
+            "included): what a forward pass costs for text models. max_batch_tokens in "
+            "user_config bounds it.",
+            (
+                Target(mean("ray_model_batch_tokens", "model", *REPLICA_APP), "{{model}} mean"),
+                Target(
+                    quantile(0.9, "ray_model_batch_tokens", "model", *REPLICA_APP),
+                    "{{model}} p90",
+                ),
+            ),
+        ),
+        Panel(
+            "Padding waste",
+            "Share of the forward passes' token positions that were padding: every row is "
+            "padded to its batch's longest. A token budget (max_batch_tokens) groups "
+            "similar lengths to cut it.",
+            (
+                Target(
+                    f"({_zero_when_absent('ray_model_padding_tokens_total')}) / "
+                    f"{rate_sum('ray_model_batch_tokens_sum', 'model', *REPLICA_APP)}",
+                    "{{model}}",
+                ),
+            ),
+            unit="percentunit",
+            max=1,
+        ),
+        Panel(
+            "Inputs dropped past their deadline",
+            "Inputs a model replica answered 504 without computing them, because their "
+            "request's deadline passed while they waited for a batch.",
+            (Target(_zero_when_absent("ray_model_expired_items_total"), "{{model}}"),),
+            unit="suffix: items/s",
         ),
         Panel(
             "Queue wait before the batch starts (p50 / p90 / p99)",

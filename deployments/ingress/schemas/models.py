@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from deployments.contracts import BatchConfig, ModelContract, ModelKind
+from deployments.contracts import BatchConfig, EmbeddingBatchConfig, ModelContract, ModelKind
 
 
 class ModelCard(BaseModel):
@@ -21,7 +21,9 @@ class ModelCard(BaseModel):
     device: str | None = Field(None, description="Where the replica runs the model.")
     dtype: str | None = Field(None, description="Compute precision.")
     contract: ModelContract | None = Field(None, description="Input/output contract.")
-    batching: BatchConfig | None = Field(None, description="Live batching knobs.")
+    batching: EmbeddingBatchConfig | BatchConfig | None = Field(
+        None, description="Live batching knobs (embedding models: with their token budget)."
+    )
 
 
 class ModelList(BaseModel):

@@ -3,41 +3,61 @@
 Knows nothing of HTTP. Each ``embed`` call carries one request's texts; they are cut into
 chunks no bigger than a batch and queued, and ``@serve.batch`` packs chunks from many
 requests into one forward pass whose size is counted in items, not requests.
+
+With a token budget (``max_batch_tokens`` in user_config) or calls that carry deadlines,
+what ``@serve.batch`` collected is split by ``scheduler.TokenBudgetScheduler`` instead:
+forward passes of similar-length inputs within the budget, the earliest deadline first,
+and inputs whose deadline passed are answered 504 without being computed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
 from ray import serve
 
 from deployments.config import EmbeddingModelArgs
-from deployments.contracts import BatchConfig, EmbedResult, ModelContract, ModelInfo, TensorSpec
-from deployments.errors import InvalidInputError, ServingError
+from deployments.contracts import (
+    EmbeddingBatchConfig,
+    EmbedResult,
+    ModelContract,
+    ModelInfo,
+    TensorSpec,
+)
+from deployments.errors import DeadlineExceededError, InvalidInputError, ServingError
 from deployments.metrics import ModelMetrics
 from deployments.models.batch_gate import gated
 from deployments.models.embedding.encoder import Encoded, SentenceEncoder
+from deployments.models.embedding.scheduler import TokenBudgetScheduler
 from deployments.models.runtime import BatchedReplica
 
 logger = logging.getLogger("ray.serve")
 
-_DEFAULT_BATCH = BatchConfig()
+_DEFAULT_BATCH = EmbeddingBatchConfig()
 
 
 class _Chunk:
     """Part of one request's texts, at most one batch long, stamped on arrival."""
 
-    __slots__ = ("arrived", "started", "texts")
+    __slots__ = ("arrived", "deadline", "started", "texts")
 
-    def __init__(self, texts: list[str], arrived: float) -> None:
+    def __init__(self, texts: list[str], arrived: float, deadline: float = math.inf) -> None:
         self.texts = texts
         self.arrived = arrived
+        self.deadline = deadline  # time.perf_counter() of this replica; inf: none
         self.started = False  # set once a batch takes it; cancelled before that, it never runs
+
+
+def _expired() -> DeadlineExceededError:
+    return DeadlineExceededError(
+        "the request's deadline passed while its inputs waited for a batch"
+    )
 
 
 def _items_in(chunks: list[_Chunk]) -> int:
@@ -68,6 +88,9 @@ class _ChunkResult:
     health_check_period_s=10,
 )
 class EmbeddingModel(BatchedReplica):
+    _batch: EmbeddingBatchConfig
+    _default_batch: EmbeddingBatchConfig
+
     def __init__(self, args: EmbeddingModelArgs) -> None:
         self._start(args.name, _DEFAULT_BATCH, args.torch_threads)
         self._args = args
@@ -122,13 +145,25 @@ class EmbeddingModel(BatchedReplica):
             ),
         )
 
-    async def embed(self, texts: list[str]) -> EmbedResult:
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """As BatchedReplica's, with the embedding knobs (token budget) validated too."""
+        batch = (
+            EmbeddingBatchConfig.model_validate(user_config) if user_config else self._default_batch
+        )
+        self._apply_batching(batch)
+        logger.info("batching for %s: %s", self._args.name, batch.model_dump())
+
+    async def embed(self, texts: list[str], timeout_s: float | None = None) -> EmbedResult:
+        """``texts`` embedded; ``timeout_s``: the time the caller has left (a remaining
+        budget, as clocks differ between processes): inputs still queued past it are
+        dropped before their forward pass."""
         if not texts:
             raise InvalidInputError("no inputs to embed", param="input")
         self._runner.check_serving()
         size = self._batch.max_batch_size
         now = time.perf_counter()
-        chunks = [_Chunk(texts[i : i + size], now) for i in range(0, len(texts), size)]
+        deadline = math.inf if timeout_s is None else now + timeout_s
+        chunks = [_Chunk(texts[i : i + size], now, deadline) for i in range(0, len(texts), size)]
         try:
             await self._gate.wait()
             results: list[_ChunkResult | Exception] = await asyncio.gather(
@@ -151,11 +186,14 @@ class EmbeddingModel(BatchedReplica):
             **EmbedResult.of_chunks(done, now),
         )
 
-    async def embed_many(self, requests: list[list[str]]) -> list[EmbedResult | ServingError]:
+    async def embed_many(
+        self, requests: list[list[str]], timeouts_s: list[float | None] | None = None
+    ) -> list[EmbedResult | ServingError]:
         """``embed`` for several requests in one call (the ingress's CallCoalescer): their
         chunks join the same batch queue. A request's own bad input comes back as its
         error, in its place; anything else fails the call."""
-        results = await asyncio.gather(*map(self.embed, requests), return_exceptions=True)
+        budgets = timeouts_s or [None] * len(requests)
+        results = await asyncio.gather(*map(self.embed, requests, budgets), return_exceptions=True)
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, ServingError):
                 raise r
@@ -170,6 +208,24 @@ class EmbeddingModel(BatchedReplica):
     async def _run_batch(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
         for chunk in chunks:
             chunk.started = True
+        if self._batch.max_batch_tokens is not None:
+            return await self._run_scheduled(chunks)
+        # Items only: one forward pass over every chunk still within its deadline.
+        now = time.perf_counter()
+        live = [c for c in chunks if c.deadline > now]
+        if len(live) == len(chunks):
+            return await self._run_together(chunks)
+        answers = iter(await self._run_together(live) if live else [])
+        out: list[_ChunkResult | Exception] = []
+        for chunk in chunks:
+            if chunk.deadline > now:
+                out.append(next(answers))
+            else:
+                self._metrics.record_expired(len(chunk.texts))
+                out.append(_expired())
+        return out
+
+    async def _run_together(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
         flat = [text for chunk in chunks for text in chunk.texts]
         started = time.perf_counter()
         try:
@@ -200,6 +256,80 @@ class EmbeddingModel(BatchedReplica):
                 )
             )
             start = end
+        return out
+
+    async def _run_scheduled(self, chunks: list[_Chunk]) -> list[_ChunkResult | Exception]:
+        """What ``@serve.batch`` collected, as the scheduler orders it: one forward pass per
+        batch it returns, expired inputs dropped before each."""
+        budget = self._batch.max_batch_tokens
+        flat = [text for chunk in chunks for text in chunk.texts]
+        lengths = self._encoder.token_lengths(flat) if budget is not None else [1] * len(flat)
+        scheduler: TokenBudgetScheduler[tuple[int, int]] = TokenBudgetScheduler(
+            self._batch.max_batch_size, budget
+        )
+        k = 0
+        for ci, chunk in enumerate(chunks):
+            for ti in range(len(chunk.texts)):
+                scheduler.push((ci, ti), lengths[k], chunk.deadline)
+                k += 1
+        dims = self._encoder.dimensions
+        vectors = [np.zeros((len(c.texts), dims), dtype=np.float32) for c in chunks]
+        counts = [[0] * len(c.texts) for c in chunks]
+        failed: dict[int, Exception] = {}
+        whole: dict[int, _ChunkResult] = {}  # chunks re-run alone after a bad input
+        first_start: dict[int, float] = {}
+        biggest = [0] * len(chunks)
+        longest = [0.0] * len(chunks)
+        while True:
+            expired = {ci for ci, _ in scheduler.expired(time.perf_counter())}
+            for ci in expired - failed.keys() - whole.keys():
+                failed[ci] = _expired()
+                self._metrics.record_expired(len(chunks[ci].texts))
+            batch = scheduler.next_batch()
+            if batch is None:
+                break
+            items = [(ci, ti) for ci, ti in batch.items if ci not in failed and ci not in whole]
+            if not items:
+                continue
+            started = time.perf_counter()
+            owners = sorted({ci for ci, _ in items})
+            try:
+                encoded = await self._forward([chunks[ci].texts[ti] for ci, ti in items])
+            except InvalidInputError:
+                # One request's bad input must not fail the others batched with it.
+                for ci in owners:
+                    alone = await self._run_alone(chunks[ci].texts)
+                    if isinstance(alone, Exception):
+                        failed[ci] = alone
+                    else:
+                        whole[ci] = alone
+                continue
+            seconds = time.perf_counter() - started
+            fresh = [ci for ci in owners if ci not in first_start]
+            for ci in fresh:
+                first_start[ci] = started
+            self._metrics.record_batch(
+                size=len(items),
+                max_batch_size=self._batch.max_batch_size,
+                seconds=seconds,
+                token_counts=encoded.token_counts,
+                waits=[started - chunks[ci].arrived for ci in fresh],
+            )
+            for row, (ci, ti) in enumerate(items):
+                vectors[ci][ti] = encoded.vectors[row]
+                counts[ci][ti] = encoded.token_counts[row]
+            for ci in owners:
+                biggest[ci] = max(biggest[ci], len(items))
+                longest[ci] = max(longest[ci], seconds)
+        out: list[_ChunkResult | Exception] = []
+        for ci, chunk in enumerate(chunks):
+            if ci in failed:
+                out.append(failed[ci])
+            elif ci in whole:
+                out.append(whole[ci])
+            else:
+                waited = first_start.get(ci, chunk.arrived) - chunk.arrived
+                out.append(_ChunkResult(vectors[ci], counts[ci], biggest[ci], waited, longest[ci]))
         return out
 
     async def _run_alone(self, chunk: list[str]) -> _ChunkResult | Exception:

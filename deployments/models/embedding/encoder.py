@@ -175,6 +175,18 @@ class SentenceEncoder:
             onnx_file,
         )
 
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens each text runs as (special tokens in, truncation applied), without
+        padding or tensors: what the batch scheduler sizes forward passes by."""
+        if self.do_lower_case:
+            texts = [t.lower() for t in texts]
+        ids = self.tokenizer(
+            texts,
+            truncation=self.truncate,
+            max_length=self.max_seq_length if self.truncate else None,
+        )["input_ids"]
+        return [len(row) for row in ids]
+
     @torch.inference_mode()
     def encode(self, texts: list[str]) -> Encoded:
         bad = next((i for i, t in enumerate(texts) if not is_encodable(t)), None)

@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from deployments.config import EmbeddingModelArgs
-from deployments.contracts import BatchConfig
+from deployments.contracts import EmbeddingBatchConfig
 from deployments.errors import InvalidInputError
 from deployments.models.embedding.deployment import EmbeddingModel
 
@@ -63,4 +63,4 @@ def test_an_empty_user_config_restores_the_default_batching() -> None:
     model = replica()
     model.reconfigure({"max_batch_size": 7, "batch_wait_timeout_s": 0.02})
     model.reconfigure({})
-    assert model.info().batching == BatchConfig()
+    assert model.info().batching == EmbeddingBatchConfig()
