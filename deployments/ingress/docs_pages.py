@@ -42,6 +42,15 @@ def _root(request: Request) -> str:
     return root.rstrip("/")
 
 
+def _asset(root: str, name: str) -> str:
+    return f"{root}{ASSET_MOUNT}/{name}"
+
+
+def _offline(page: HTMLResponse) -> HTMLResponse:
+    page.headers.update(CSP)
+    return page
+
+
 def install(app: FastAPI) -> None:
     """/docs, its OAuth2 redirect, /redoc and the assets, on ``app`` (built with
     ``docs_url=None, redoc_url=None``)."""
@@ -51,32 +60,32 @@ def install(app: FastAPI) -> None:
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = _root(request)
-        page = get_swagger_ui_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{root}{ASSET_MOUNT}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSET_MOUNT}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSET_MOUNT}/favicon.png",
-            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
-            swagger_ui_parameters=app.swagger_ui_parameters,
+        return _offline(
+            get_swagger_ui_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - Swagger UI",
+                swagger_js_url=_asset(root, "swagger-ui-bundle.js"),
+                swagger_css_url=_asset(root, "swagger-ui.css"),
+                swagger_favicon_url=_asset(root, "favicon.png"),
+                oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+                swagger_ui_parameters=app.swagger_ui_parameters,
+            )
         )
-        page.headers.update(CSP)
-        return page
 
     async def oauth2_redirect(request: Request) -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
     async def redoc(request: Request) -> HTMLResponse:
         root = _root(request)
-        page = get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSET_MOUNT}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSET_MOUNT}/favicon.png",
-            with_google_fonts=False,  # fonts.googleapis.com: another CDN
+        return _offline(
+            get_redoc_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=_asset(root, "redoc.standalone.js"),
+                redoc_favicon_url=_asset(root, "favicon.png"),
+                with_google_fonts=False,  # fonts.googleapis.com: another CDN
+            )
         )
-        page.headers.update(CSP)
-        return page
 
     for path, page in (
         (DOCS_URL, swagger_ui),
