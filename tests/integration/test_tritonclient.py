@@ -105,10 +105,10 @@ def test_binary_tensors_both_ways(triton_client: Any, cluster: LiveCluster) -> N
 
 
 def perf_analyzer() -> str:
-    """Triton's perf_analyzer: the binary tritonclient<=2.41 wheels ship (newer ones do
-    not), at $RSIC_PERF_ANALYZER or on PATH. It needs libb64 (Debian's libb64-0d) and
-    CUDA's libcudart.so.12 (nvidia-cuda-runtime-cu12's wheel, on LD_LIBRARY_PATH) even
-    for HTTP on a CPU box."""
+    """Triton's perf_analyzer: the binary older tritonclient wheels ship (2.34 to 2.42 do;
+    the locked 2.73 does not), at $RSIC_PERF_ANALYZER or on PATH. It needs libb64
+    (Debian's libb64-0d) and CUDA's libcudart.so.12 (nvidia-cuda-runtime-cu12's wheel, on
+    LD_LIBRARY_PATH) even for HTTP on a CPU box."""
     found = shutil.which(os.environ.get("RSIC_PERF_ANALYZER", "perf_analyzer"))
     if found is None:
         pytest.skip(
