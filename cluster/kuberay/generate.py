@@ -24,6 +24,9 @@ Kubernetes differences in the Serve config, and why:
     locally (``make models``) and are not in the working_dir zip, so the application
     would fail to build; to serve your own models, mount a volume holding them on every
     pod, set RSIC_MODEL_REPOSITORY to it, and list them there.
+  * no ``backend`` / ``quantize`` / ``export_dir`` on the embedding models - the ONNX
+    files of the onnx/openvino backends are exported into that same local repository, so
+    pods run the weights in torch (fp16 on a GPU: the GPU profile's engine).
   * profile ``gpu`` only: ``ray_actor_options.num_gpus: 1`` on every model deployment,
     so each model replica lands on a GPU worker and runs on CUDA in fp16 (``device: auto``).
 
@@ -204,6 +207,11 @@ def k8s_serve_config(base: dict[str, Any], profile: str, working_dir_url: str) -
             app.get("args", {}).pop(key, None)
         generators = {g["name"] for g in app.get("args", {}).pop("generators", [])}
         app["deployments"] = [d for d in app.get("deployments", []) if d["name"] not in generators]
+        # The onnx/openvino backends run a file `make models` exports into the (never
+        # shipped) model repository: the pods run the weights in torch (fp16 on GPU).
+        for model in app.get("args", {}).get("models", []):
+            for key in ("backend", "quantize", "export_dir"):
+                model.pop(key, None)
         if profile == "gpu":
             models = model_names(app)
             for deployment in app.get("deployments", []):
