@@ -15,17 +15,14 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.live_cluster import MODEL, LiveCluster, deployment, open_app
+from tests.support.live_cluster import MODEL, LiveCluster, deployment, one_ingress_app
 from tests.support.load import Load
 
 APP = "autoscale"
 
 
 def autoscale_app(main_app: dict[str, Any]) -> dict[str, Any]:
-    app = open_app(main_app, APP)
-    ingress = deployment(app, "Ingress")
-    ingress.pop("autoscaling_config")
-    ingress.update(num_replicas=1, ray_actor_options={"num_cpus": 0.05})
+    app = one_ingress_app(main_app, APP)
     model = deployment(app, MODEL)
     model.update(
         max_ongoing_requests=16,

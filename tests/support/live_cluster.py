@@ -139,6 +139,16 @@ def deployment(app: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
+def one_ingress_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
+    """open_app with one small, fixed ingress replica: for a test that scales, breaks or
+    replaces the model's replicas and needs the ingress out of the way."""
+    app = open_app(main_app, name)
+    ingress = deployment(app, "Ingress")
+    ingress.pop("autoscaling_config")
+    ingress.update(num_replicas=1, ray_actor_options={"num_cpus": 0.05})
+    return app
+
+
 def redundant_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
     """Two fixed replicas of the ingress and of the model, small CPU shares."""
     app = open_app(main_app, name)
