@@ -3,12 +3,16 @@ expired work never returned. Plain Python objects; nothing to stand in for."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import pytest
 
 from deployments.models.embedding.scheduler import Batch, TokenBudgetScheduler
 
+T = TypeVar("T")
 
-def _drain(s: TokenBudgetScheduler[str]) -> list[Batch[str]]:
+
+def _drain(s: TokenBudgetScheduler[T]) -> list[Batch[T]]:
     out = []
     while (batch := s.next_batch()) is not None:
         out.append(batch)
