@@ -6,11 +6,14 @@ Counted at the generator's replicas, whose deployment is named after the model.
 from __future__ import annotations
 
 from monitoring.grafana.dashboard_spec import Panel, Row, Target
-from monitoring.grafana.promql import APP, CLUSTER, DEPLOYMENT, MODEL, quantile, rate_sum
+from monitoring.grafana.promql import APP, CLUSTER, DEPLOYMENT, MODEL, agg, quantile, rate_sum
 
 REPLICA_APP = (CLUSTER, APP, DEPLOYMENT, MODEL)
 TOKENS = "ray_generation_tokens_total"
 TTFT = "ray_generation_time_to_first_token_seconds"
+ITL = "ray_generation_inter_token_latency_seconds"
+E2E = "ray_generation_request_latency_seconds"
+BATCH = "ray_generation_decode_batch_size"
 
 
 def _zero_when_absent(expr: str) -> str:
@@ -38,10 +41,73 @@ GENERATION = Row(
         Panel(
             "Time to first token (p50 / p90 / p99)",
             "From a request's arrival at a generator replica to its first generated token: "
-            "queueing behind other requests' decode steps plus the prompt's forward pass.",
+            "waiting for a decode slot plus the prompt's prefill (batched with other "
+            "arrivals).",
             tuple(
                 Target(quantile(q, TTFT, "model", *REPLICA_APP), f"{{{{model}}}} p{q * 100:g}")
                 for q in (0.5, 0.9, 0.99)
+            ),
+            unit="s",
+        ),
+        Panel(
+            "Running and waiting sequences",
+            "Continuous batching: sequences one decode step advances (running, at most "
+            "batching.max_num_seqs per replica) and requests waiting for a slot (past "
+            "max_waiting_seqs they get 503). A waiting line that keeps growing fires "
+            "GenerationWaitingLineGrowing.",
+            (
+                Target(
+                    agg("sum", "model", "ray_generation_running_sequences", *REPLICA_APP),
+                    "{{model}} running",
+                ),
+                Target(
+                    agg("sum", "model", "ray_generation_waiting_sequences", *REPLICA_APP),
+                    "{{model}} waiting",
+                ),
+            ),
+            unit="short",
+        ),
+        Panel(
+            "KV-cache use",
+            "Share of batching.max_cache_tokens reserved by running sequences (prompt plus "
+            "max_tokens each), on the fullest replica: at 100% arrivals wait.",
+            (
+                Target(
+                    agg("max", "model", "ray_generation_kv_cache_usage", *REPLICA_APP),
+                    "{{model}}",
+                ),
+            ),
+            unit="percentunit",
+        ),
+        Panel(
+            "Decode batch size (p50 / p99)",
+            "Sequences advanced by one decode step: 1 means requests are not overlapping "
+            "(or engine: sequential).",
+            tuple(
+                Target(quantile(q, BATCH, "model", *REPLICA_APP), f"{{{{model}}}} p{q * 100:g}")
+                for q in (0.5, 0.99)
+            ),
+            unit="short",
+        ),
+        Panel(
+            "Inter-token and request latency (p50 / p99)",
+            "Between two tokens of one stream (one decode step of the whole batch), and "
+            "from a request's arrival at the replica to its end.",
+            (
+                *(
+                    Target(
+                        quantile(q, ITL, "model", *REPLICA_APP),
+                        f"{{{{model}}}} inter-token p{q * 100:g}",
+                    )
+                    for q in (0.5, 0.99)
+                ),
+                *(
+                    Target(
+                        quantile(q, E2E, "model", *REPLICA_APP),
+                        f"{{{{model}}}} request p{q * 100:g}",
+                    )
+                    for q in (0.5, 0.99)
+                ),
             ),
             unit="s",
         ),

@@ -341,6 +341,45 @@ AUTOSCALING = Row(
                 ),
             ),
         ),
+        # The SLO policy (deployments/autoscaling/policy.py), exported by the controller.
+        Panel(
+            "SLO policy: queue wait p95 vs target",
+            "What the queue-wait autoscaling policy scales on: the p95 of inputs' wait "
+            "inside the model replicas over the last seconds (the worst replica), against "
+            "its target_queue_wait_p95_s. Above the target it scales out.",
+            (
+                Target(
+                    agg(
+                        "max",
+                        BY_DEPLOYMENT,
+                        "ray_autoscaling_policy_queue_wait_p95_seconds",
+                        *SERVE,
+                    ),
+                    "{{deployment}} p95",
+                ),
+                Target(
+                    agg("max", BY_DEPLOYMENT, "ray_autoscaling_policy_target_seconds", *SERVE),
+                    "{{deployment}} target",
+                ),
+            ),
+            unit="s",
+        ),
+        Panel(
+            "SLO policy: decision",
+            "Replicas the queue-wait policy asked for (before Ray's delays and min/max), and "
+            "whether it decided on queue wait (1) or fell back to Ray's default policy (0: "
+            "too few waits, idle or starting).",
+            (
+                Target(
+                    agg("max", BY_DEPLOYMENT, "ray_autoscaling_policy_desired_replicas", *SERVE),
+                    "{{deployment}} asked for",
+                ),
+                Target(
+                    agg("min", BY_DEPLOYMENT, "ray_autoscaling_policy_own_signal", *SERVE),
+                    "{{deployment}} on queue wait",
+                ),
+            ),
+        ),
     ),
 )
 
