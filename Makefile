@@ -8,7 +8,7 @@ STAMP := $(VENV)/.bootstrapped
 LOCK := requirements.lock
 ENV := source cluster/local/env.sh &&
 
-.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench bench-peers models lock
+.PHONY: help bootstrap up down status test lint fmt dashboards manifests bench bench-peers bench-generation models lock
 
 help:
 	@echo "make up      start a local Ray cluster, deploy serve_config.yaml, print URLs"
@@ -105,6 +105,11 @@ bench: bootstrap
 # The focused comparison (~8 min): the raw ceiling, Infinity (installed the first time into
 # .run/venv-infinity, its own pins) and this app, one server at a time, small and batched
 # requests at c=1,16,32, c=1 through wrk when installed. `make bench` includes Infinity too.
+# Text generation alone (benchmarks/generation.py, ~3 min): the one-sequence generator and
+# continuous batching in-process, and this app's generator over HTTP on a private cluster.
+bench-generation: bootstrap models
+	$(BIN)/python -m benchmarks.generation --markdown benchmarks/RESULTS-generation.md
+
 bench-peers: bootstrap
 	NAIVE=0 PEERS=1 COLD_START=0 CONCURRENCY=$${CONCURRENCY:-1,16,32} \
 	  RESULTS=$${RESULTS:-benchmarks/RESULTS-peers.md} OUT_DIR=$${OUT_DIR:-benchmarks/out/peers} \

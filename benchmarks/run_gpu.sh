@@ -8,4 +8,13 @@ cd "$(dirname "$0")/.."
 export PROFILE=gpu
 export RESULTS=${RESULTS:-benchmarks/RESULTS-gpu.md}
 export OUT_DIR=${OUT_DIR:-benchmarks/out/gpu}
+# Text generation on the GPU (GENERATION=0 skips): a random-weight GPT-2-small-shaped model
+# in fp16, in-process, the one-sequence baseline against continuous batching
+# (benchmarks/generation.py). Untested so far: the development machine has no GPU.
+if [[ ${GENERATION:-1} == 1 ]]; then
+  "${PY:-.venv/bin/python}" -m deployments.examples.tiny_gpt2 --shape small --out .run/gpt2-small-random
+  "${PY:-.venv/bin/python}" -m benchmarks.generation --setups sequential,continuous \
+    --model-dir .run/gpt2-small-random --device cuda --dtype float16 \
+    --out "$OUT_DIR/generation.json" --markdown benchmarks/RESULTS-gpu-generation.md
+fi
 exec benchmarks/run_cpu.sh

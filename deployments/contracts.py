@@ -244,6 +244,9 @@ class GenerateRequest(BaseModel):
         default_factory=list, description="Generation ends before the first of these texts."
     )
     seed: int | None = Field(None, description="Seeds sampling, for reproducible outputs.")
+    ignore_eos: bool = Field(
+        False, description="Keep generating past the end-of-sequence token (benchmarks)."
+    )
     logprobs: int | None = Field(
         None,
         ge=0,

@@ -41,7 +41,15 @@ CHAT_TEMPLATE = (
 CONTEXT = 2048
 
 
-def build(out: Path, *, vocab_size: int = 512, seed: int = 0) -> Path:
+# Layer shapes: the demo's, and GPT-2 small's (124M parameters with GPT-2's own vocabulary;
+# random weights either way) for the GPU generation benchmark (benchmarks/run_gpu.sh).
+SHAPES = {
+    "tiny": {"n_embd": 64, "n_layer": 2, "n_head": 2},
+    "small": {"n_embd": 768, "n_layer": 12, "n_head": 12},
+}
+
+
+def build(out: Path, *, vocab_size: int = 512, seed: int = 0, shape: str = "tiny") -> Path:
     # Imported here so `--help` and importing the module stay cheap.
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -72,9 +80,9 @@ def build(out: Path, *, vocab_size: int = 512, seed: int = 0) -> Path:
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=CONTEXT,
-        n_embd=64,
-        n_layer=2,
-        n_head=2,
+        n_embd=SHAPES[shape]["n_embd"],
+        n_layer=SHAPES[shape]["n_layer"],
+        n_head=SHAPES[shape]["n_head"],
         bos_token_id=eos_id,
         eos_token_id=eos_id,
     )
@@ -94,8 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("model_repository/tiny-gpt2"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
     args = parser.parse_args(argv)
-    print(f"tiny GPT-2 written to {build(args.out, seed=args.seed)}")
+    print(f"{args.shape} GPT-2 written to {build(args.out, seed=args.seed, shape=args.shape)}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ async def create_completion(
         stop=body.stops(),
         seed=body.seed,
         logprobs=body.logprobs,
+        ignore_eos=body.ignore_eos,
     )
     return await serve_generation(
         handle,

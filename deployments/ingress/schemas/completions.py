@@ -70,6 +70,11 @@ class CompletionRequest(BaseModel):
     stream: bool = Field(False, description="Stream the text as Server-Sent Events.")
     stream_options: StreamOptions | None = Field(None, description="Streaming options.")
     user: str | None = Field(None, max_length=256, description="Opaque end-user id; ignored.")
+    ignore_eos: bool = Field(
+        False,
+        description="vLLM's extension: keep generating past the end-of-sequence token, so "
+        "every request makes max_tokens tokens (benchmarks).",
+    )
     logprobs: int | None = Field(
         None,
         ge=0,

@@ -233,6 +233,7 @@ class TextGenerator:
         lm = self._lm
         prompt_ids = await self._runner.run_unchecked(lm.encode_request, request)
         self._check_lengths(len(prompt_ids), request)
+        eos_ids = set() if request.ignore_eos else lm.eos_ids
         batched: Sequence | None = None
         if self._batcher is None:
             alone = _Sequence(prompt_ids, request, lm.device)
@@ -247,7 +248,7 @@ class TextGenerator:
                 top_p=request.top_p,
                 logprobs=request.logprobs,
                 seed=request.seed,
-                eos_ids=lm.eos_ids,
+                eos_ids=eos_ids,
             )
             # Before the first chunk: a full waiting line is still a plain 503.
             self._batcher.submit(batched)
@@ -274,7 +275,7 @@ class TextGenerator:
                 else:
                     self._metrics.inter_token_gap(now - last)
                 last = now
-                if token in lm.eos_ids:
+                if token in eos_ids:
                     finish = "stop"
                     text = stops.feed(decoder.flush()) + stops.flush()
                 else:

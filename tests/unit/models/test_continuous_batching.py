@@ -177,3 +177,16 @@ def test_config_checks_the_budgets() -> None:
         GeneratorArgs(name="g", source="/x", batching={"max_cache_tokens": 100})
     with pytest.raises(ValidationError):
         GeneratorArgs(name="g", source="/x", batching={"max_num_seqs": 0})
+
+
+@pytest.mark.parametrize("engine", ["continuous", "sequential"])
+def test_ignore_eos_keeps_generating(tiny: Path, engine: str) -> None:
+    gen = replica(tiny, engine=engine)
+    lm = gen._lm
+    first = lm.model(torch.tensor([lm.encode(PROMPTS[0])])).logits[0, -1].argmax()
+    # Make the greedy first token an end of sequence of this model (its real EOS rarely
+    # comes first from random weights).
+    lm.eos_ids.add(int(first))
+    assert run_together(gen, [request(PROMPTS[0], max_tokens=8)])[0][1:] == ("stop", 1)
+    kept = run_together(gen, [request(PROMPTS[0], max_tokens=8, ignore_eos=True)])[0]
+    assert kept[1:] == ("length", 8)

@@ -1,0 +1,267 @@
+"""Text-generation benchmark: closed loop at several concurrencies, fixed prompt and output
+lengths (``ignore_eos``, so every request makes ``--tokens`` tokens), three set-ups side by
+side in one run:
+
+  (a) ``sequential``: the one-sequence-per-step generator (GeneratorArgs.engine
+      sequential, today's before continuous batching), in-process, no serving layer;
+  (b) ``continuous``: the continuous batching engine in-process, no serving layer: the
+      ceiling of (c);
+  (c) ``http``: serve_config.yaml's generator through the ingress over HTTP (streamed
+      /v1/completions), on a private cluster (tests/support/live_cluster.py's, as
+      benchmarks/autoscaling_ab.py uses it).
+
+    .venv/bin/python -m benchmarks.generation --out benchmarks/out/generation.json \\
+        --markdown benchmarks/RESULTS-generation.md      # make bench-generation
+
+Per set-up and concurrency: output tokens/s, time to first token p50/p99 and inter-token
+latency p50/p99 (gaps between a stream's chunks over the tokens they carry). The model is
+the demo tiny-gpt2 (random weights), one torch thread, as serve_config.yaml runs it.
+--model-dir points at another (e.g. benchmarks/random_model-style GPT-2-small for GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPT = " ".join(["The quick brown fox jumps over the lazy dog."] * 3)
+
+
+@dataclass
+class Run:
+    setup: str
+    concurrency: int
+    seconds: float = 0.0
+    tokens: int = 0
+    requests: int = 0
+    ttft: list[float] = field(default_factory=list)
+    itl: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        def pct(xs: list[float], q: float) -> float | None:
+            return float(np.percentile(xs, q) * 1000) if xs else None
+
+        return {
+            "setup": self.setup,
+            "concurrency": self.concurrency,
+            "requests": self.requests,
+            "tokens_per_s": self.tokens / self.seconds if self.seconds else 0.0,
+            "ttft_p50_ms": pct(self.ttft, 50),
+            "ttft_p99_ms": pct(self.ttft, 99),
+            "itl_p50_ms": pct(self.itl, 50),
+            "itl_p99_ms": pct(self.itl, 99),
+        }
+
+
+async def closed_loop(run: Run, one: Any, duration: float, warmup: float) -> None:
+    """``run.concurrency`` workers, each sending its next request when the last ended;
+    what ends after ``warmup`` and before ``warmup + duration`` is counted."""
+    start = time.perf_counter()
+    begin, end = start + warmup, start + warmup + duration
+
+    async def worker() -> None:
+        while time.perf_counter() < end:
+            sent = time.perf_counter()
+            tokens, ttft, gaps = await one()
+            done = time.perf_counter()
+            if sent >= begin and done <= end:
+                run.requests += 1
+                run.tokens += tokens
+                run.ttft.append(ttft)
+                run.itl += gaps
+
+    await asyncio.gather(*(worker() for _ in range(run.concurrency)))
+    run.seconds = duration
+
+
+def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> list[Run]:
+    from deployments.config import GeneratorArgs
+    from deployments.contracts import GenerateRequest
+    from deployments.models.generation.deployment import TextGenerator
+
+    gen_args = GeneratorArgs(
+        name="bench",
+        source=str(model_dir),
+        torch_threads=1,
+        device=args.device,
+        dtype=args.dtype,
+        engine=engine,
+        max_new_tokens_limit=1024,
+        max_prompt_tokens=512,
+        batching={"max_num_seqs": max(args.concurrency)},
+    )
+    gen = cast(Any, TextGenerator).func_or_class(gen_args)
+    request = GenerateRequest(
+        prompt=PROMPT, max_tokens=args.tokens, temperature=0.0, top_p=1.0, ignore_eos=True
+    )
+
+    async def one() -> tuple[int, float, list[float]]:
+        sent = time.perf_counter()
+        last, ttft, gaps, tokens = sent, 0.0, [], 0
+        async for chunk in gen.generate(request):
+            now = time.perf_counter()
+            new = chunk.completion_tokens - tokens
+            if new <= 0:
+                continue
+            if tokens == 0:
+                ttft = now - sent
+            else:
+                gaps += [(now - last) / new] * new
+            tokens, last = chunk.completion_tokens, now
+        return tokens, ttft, gaps
+
+    runs = []
+    for c in args.concurrency:
+        run = Run(engine, c)
+        asyncio.run(closed_loop(run, one, args.duration, args.warmup))
+        print(json.dumps(run.summary()), flush=True)
+        runs.append(run)
+    return runs
+
+
+def over_http(args: argparse.Namespace) -> list[Run]:
+    import httpx
+
+    from tests.support.live_cluster import GENERATOR, base_config, deployment, start_cluster
+
+    def config(port: int) -> dict[str, Any]:
+        cfg = base_config()
+        cfg["http_options"]["port"] = port
+        app = cfg["applications"][0]
+        # The generator alone: no embedding or predictor replica competes for the cores.
+        for key in ("predictors", "multiplexed"):
+            app["args"].pop(key, None)
+        app["args"]["models"] = []
+        app["args"]["rate_limits"] = {"default": None}
+        app["deployments"] = [deployment(app, "Ingress"), deployment(app, GENERATOR)]
+        return {**cfg, "applications": [app]}
+
+    cluster = start_cluster(Path(tempfile.mkdtemp(prefix="rsic-bench-gen-")), config=config)
+    payload = {"model": GENERATOR, "prompt": PROMPT, "max_tokens": args.tokens}
+    payload |= {"temperature": 0, "stream": True, "ignore_eos": True}
+    runs = []
+    try:
+        for c in args.concurrency:
+            run = Run("http", c)
+
+            async def main(run: Run = run, c: int = c) -> None:
+                limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+                async with httpx.AsyncClient(
+                    base_url=cluster.base_url,
+                    headers=cluster.auth_headers(),
+                    timeout=120,
+                    limits=limits,
+                ) as client:
+
+                    async def one() -> tuple[int, float, list[float]]:
+                        sent = time.perf_counter()
+                        last, ttft, gaps, chunks = sent, 0.0, [], 0
+                        async with client.stream("POST", "/v1/completions", json=payload) as r:
+                            r.raise_for_status()
+                            async for line in r.aiter_lines():
+                                if not line.startswith("data: {"):
+                                    continue
+                                now = time.perf_counter()
+                                if chunks == 0:
+                                    ttft = now - sent
+                                else:
+                                    gaps.append(now - last)
+                                chunks, last = chunks + 1, now
+                        # Byte-level text: a chunk is a token or a few (held-back bytes).
+                        per = (len(gaps) + 1) / args.tokens
+                        return args.tokens, ttft, [g * per for g in gaps]
+
+                    await closed_loop(run, one, args.duration, args.warmup)
+
+            asyncio.run(main())
+            print(json.dumps(run.summary()), flush=True)
+            runs.append(run)
+    finally:
+        cluster.stop()
+    return runs
+
+
+def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    by = {(r["setup"], r["concurrency"]): r for r in results}
+    lines = [
+        "# Text generation (benchmarks/generation.py)",
+        "",
+        f"Command: `.venv/bin/python -m benchmarks.generation` (prompt {len(PROMPT)} chars, "
+        f"{args.tokens} output tokens per request with ignore_eos, closed loop, "
+        f"{args.duration:g} s per point after {args.warmup:g} s warm-up, greedy, one torch "
+        "thread, the demo tiny-gpt2).",
+        "",
+        "| setup | c | tokens/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1f}"
+
+    for r in results:
+        lines.append(
+            f"| {r['setup']} | {r['concurrency']} | {r['tokens_per_s']:.0f} | "
+            f"{f(r['ttft_p50_ms'])} | {f(r['ttft_p99_ms'])} | {f(r['itl_p50_ms'])} | "
+            f"{f(r['itl_p99_ms'])} |"
+        )
+    lines += ["", "Goals:", ""]
+    for c in args.concurrency:
+        seq, cont, http = (by.get((s, c)) for s in ("sequential", "continuous", "http"))
+        if seq and cont and seq["tokens_per_s"] and cont["tokens_per_s"]:
+            parts = [
+                f"c={c}: continuous/sequential {cont['tokens_per_s'] / seq['tokens_per_s']:.2f}x"
+            ]
+            if http:
+                parts.append(f"http/sequential {http['tokens_per_s'] / seq['tokens_per_s']:.2f}x")
+                parts.append(f"http/continuous {http['tokens_per_s'] / cont['tokens_per_s']:.0%}")
+                if http["ttft_p50_ms"]:
+                    parts.append(
+                        f"http TTFT p99/p50 {http['ttft_p99_ms'] / http['ttft_p50_ms']:.2f}"
+                    )
+            lines.append("- " + ", ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 16, 32]
+    )
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--setups", default="sequential,continuous,http")
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "model_repository" / "tiny-gpt2")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--dtype", choices=["auto", "float32", "float16", "bfloat16"], default="auto"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/generation.json")
+    parser.add_argument("--markdown", type=Path, default=None)
+    args = parser.parse_args(argv)
+    setups = args.setups.split(",")
+    runs: list[Run] = []
+    for engine in ("sequential", "continuous"):
+        if engine in setups:
+            runs += in_process(engine, args.model_dir, args)
+    if "http" in setups:
+        runs += over_http(args)
+    results = [r.summary() for r in runs]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown(results, args))
+        print(args.markdown.read_text())
+
+
+if __name__ == "__main__":
+    main()
