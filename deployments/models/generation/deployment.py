@@ -110,9 +110,17 @@ class TextGeneratorModel:
 
     def render(self, messages: list[ChatMessage]) -> list[int]:
         """The conversation in the model's chat template, ending with the assistant's cue."""
-        text = self.tokenizer.apply_chat_template(
-            [m.model_dump() for m in messages], add_generation_prompt=True, tokenize=False
-        )
+        try:
+            text = self.tokenizer.apply_chat_template(
+                [m.model_dump() for m in messages], add_generation_prompt=True, tokenize=False
+            )
+        except Exception as exc:
+            # Real templates refuse some conversations themselves (Llama's: "roles must
+            # alternate user/assistant"): the client's input, not a broken model.
+            raise InvalidInputError(
+                f"the chat template of this model refused these messages: {exc}",
+                param="messages",
+            ) from None
         # The template writes its own special tokens (BOS included where the model has one).
         ids: list[int] = self.tokenizer(str(text), add_special_tokens=False)["input_ids"]
         return ids

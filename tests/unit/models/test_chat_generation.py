@@ -107,3 +107,13 @@ def test_logprobs_are_the_models_own(tiny_chat: Path) -> None:
     # Asked for none: none computed.
     assert all(not c.logprobs for c in collect(gen, prompt="The quick brown fox"))
     assert collect(gen, prompt="x", max_tokens=2, logprobs=0)[-1].logprobs[-1].top == []
+
+
+def test_a_template_that_refuses_the_messages_is_a_bad_input(tiny_chat: Path) -> None:
+    from deployments.errors import InvalidInputError
+
+    gen = replica(tiny_chat)
+    # Real chat templates raise on conversations they do not accept (as Llama's does).
+    gen._lm.tokenizer.chat_template = "{{ raise_exception('roles must alternate') }}"
+    with pytest.raises(InvalidInputError, match="roles must alternate"):
+        collect(gen, messages=MESSAGES)
