@@ -50,6 +50,9 @@ class Panel:
     max: float | None = None
     # Panels that only have data on nodes with GPUs (Ray exports no GPU series otherwise).
     gpu_only: bool = False
+    # Panels of an opt-in feature, which have data only where it is configured (named here
+    # and in the description), e.g. the SLO autoscaling policy's gauges.
+    only_with: str | None = None
     # Stat panels: numeric value -> (text, colour).
     value_names: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -154,6 +157,8 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> stat.Panel | timeseri
     description = panel.description
     if panel.gpu_only:
         description += " Empty on clusters without GPUs."
+    if panel.only_with:
+        description += f" Empty unless {panel.only_with}."
     built = _stat(panel) if panel.kind == "stat" else _timeseries()
     built = (
         built.id(panel_id)

@@ -66,15 +66,27 @@ INFERENCE = Dashboard(
 DASHBOARDS: tuple[Dashboard, ...] = (INFERENCE,)
 
 
-def panels(dashboard: Dashboard, *, include_gpu_only: bool = True) -> list[Panel]:
-    return [p for row in dashboard.rows for p in row.panels if include_gpu_only or not p.gpu_only]
+def panels(
+    dashboard: Dashboard, *, include_gpu_only: bool = True, include_opt_in: bool = True
+) -> list[Panel]:
+    """Every panel; without GPU-only ones or opt-in features' ones (``only_with``) on request."""
+    return [
+        p
+        for row in dashboard.rows
+        for p in row.panels
+        if (include_gpu_only or not p.gpu_only) and (include_opt_in or not p.only_with)
+    ]
 
 
-def panel_queries(dashboard: Dashboard, *, include_gpu_only: bool = True) -> list[tuple[str, str]]:
+def panel_queries(
+    dashboard: Dashboard, *, include_gpu_only: bool = True, include_opt_in: bool = True
+) -> list[tuple[str, str]]:
     """(panel title, PromQL) for every target of every panel, with Grafana's variables."""
     return [
         (panel.title, target.expr)
-        for panel in panels(dashboard, include_gpu_only=include_gpu_only)
+        for panel in panels(
+            dashboard, include_gpu_only=include_gpu_only, include_opt_in=include_opt_in
+        )
         for target in panel.targets
     ]
 

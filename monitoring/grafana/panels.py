@@ -30,6 +30,10 @@ SERVE = (CLUSTER, APP, DEPLOYMENT)
 INGRESS_APP = (CLUSTER, APP, MODEL)
 REPLICA_APP = (CLUSTER, APP, DEPLOYMENT, MODEL)
 BY_DEPLOYMENT = "application, deployment"
+# The opt-in queue-wait autoscaling policy (deployments/autoscaling/policy.py).
+SLO_POLICY = (
+    "a deployment's autoscaling_config.policy is deployments.autoscaling.policy:QueueWaitPolicy"
+)
 BY_GPU = "ip, GpuIndex, GpuDeviceName"
 HTTP_REQUESTS = "ray_serve_num_http_requests_total"
 
@@ -363,6 +367,7 @@ AUTOSCALING = Row(
                 ),
             ),
             unit="s",
+            only_with=SLO_POLICY,
         ),
         Panel(
             "SLO policy: decision",
@@ -379,6 +384,7 @@ AUTOSCALING = Row(
                     "{{deployment}} on queue wait",
                 ),
             ),
+            only_with=SLO_POLICY,
         ),
     ),
 )
