@@ -1,12 +1,13 @@
 """The process boundary is a folder boundary: what each room of deployments/ may import.
 
-| room                  | runs in        | never imports                                         |
-| --------------------- | -------------- | ----------------------------------------------------- |
-| deployments/ (root)   | every process  | FastAPI/Starlette, torch, any subpackage (but app.py) |
-| deployments/ingress/  | ingress        | torch, transformers, deployments.models               |
-| deployments/security/ | ingress        | FastAPI/Starlette, deployments.ingress / .models      |
-| deployments/models/   | model replicas | FastAPI/Starlette, deployments.ingress / .security    |
-| deployments/autoscaling/ | Serve controller | torch, FastAPI/Starlette, ingress / security / models |
+| room                     | runs in          | never imports                                 |
+| ------------------------ | ---------------- | --------------------------------------------- |
+| deployments/ (root)      | every process    | FastAPI/Starlette, torch, a subpackage (but   |
+|                          |                  | app.py)                                       |
+| deployments/ingress/     | ingress          | torch, transformers, deployments.models       |
+| deployments/security/    | ingress          | FastAPI/Starlette, ingress / models           |
+| deployments/models/      | model replicas   | FastAPI/Starlette, ingress / security         |
+| deployments/autoscaling/ | Serve controller | torch, FastAPI/Starlette, the three rooms     |
 
 Every import statement counts, at any depth (a function-local import too), and
 ``TYPE_CHECKING`` blocks as well: a rule broken only for type checkers is still a room
