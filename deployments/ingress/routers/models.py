@@ -26,7 +26,7 @@ async def _card(models: ModelClient, name: str) -> ModelCard:
     if info is not None:
         card = card.model_copy(
             update=info.model_dump(include={"dimensions", "device", "dtype"})
-            | {"contract": info.contract, "batching": info.batching}
+            | {"contract": info.contract, "batching": info.batching, "generation": info.generation}
         )
     return card
 

@@ -7,7 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from deployments.contracts import BatchConfig, EmbeddingBatchConfig, ModelContract, ModelKind
+from deployments.contracts import (
+    BatchConfig,
+    EmbeddingBatchConfig,
+    GenerationBatching,
+    ModelContract,
+    ModelKind,
+)
 
 
 class ModelCard(BaseModel):
@@ -23,6 +29,9 @@ class ModelCard(BaseModel):
     contract: ModelContract | None = Field(None, description="Input/output contract.")
     batching: EmbeddingBatchConfig | BatchConfig | None = Field(
         None, description="Live batching knobs (embedding models: with their token budget)."
+    )
+    generation: GenerationBatching | None = Field(
+        None, description="Generators: the continuous batching knobs in effect."
     )
 
 
