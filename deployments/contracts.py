@@ -15,6 +15,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ModelKind = Literal["embedding", "predictor", "generator"]
+# One input of an embedding model: a text, or token ids of the model's own vocabulary
+# (OpenAI's embeddings API takes both; ids skip the tokenizer, special tokens are added).
+EmbedInput = str | list[int]
 FinishReason = Literal["stop", "length"]
 
 

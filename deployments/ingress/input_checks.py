@@ -2,8 +2,9 @@
 
 Schemas (``schemas/``) check a body's shape; what depends on the configured limits, or
 is valid JSON but no text a tokenizer can take, is checked here before any model call:
-embeddings' ``input``, completions' ``prompt`` and ``stop``. Predictors' tensors are
-checked by the schemas generated from their manifests (``schemas/predict.py``).
+embeddings' ``input`` (texts or token ids), completions' ``prompt`` and ``stop``.
+Predictors' tensors are checked by the schemas generated from their manifests
+(``schemas/predict.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deployments.config import RequestLimits
-from deployments.contracts import is_encodable
+from deployments.contracts import EmbedInput, is_encodable
 from deployments.errors import InvalidInputError
 
 
@@ -30,9 +31,10 @@ def check_text(text: str, name: str, limits: RequestLimits, param: str) -> None:
         )
 
 
-def check_texts(texts: Sequence[str], limits: RequestLimits, param: str) -> None:
-    """A list of texts sent as ``param``: 1 to ``max_inputs_per_request`` of them, each
-    checked by ``check_text`` (named ``param[i]`` in errors)."""
+def check_texts(texts: Sequence[EmbedInput], limits: RequestLimits, param: str) -> None:
+    """A list of inputs sent as ``param``: 1 to ``max_inputs_per_request`` of them, each
+    text checked by ``check_text`` and each list of token ids by ``check_token_ids``
+    (named ``param[i]`` in errors)."""
     if not texts:
         raise InvalidInputError(f"{param} must not be empty", param=param)
     if len(texts) > limits.max_inputs_per_request:
@@ -41,5 +43,21 @@ def check_texts(texts: Sequence[str], limits: RequestLimits, param: str) -> None
             f"{limits.max_inputs_per_request} are accepted per request",
             param=param,
         )
-    for i, text in enumerate(texts):
-        check_text(text, f"{param}[{i}]", limits, param)
+    for i, item in enumerate(texts):
+        if isinstance(item, str):
+            check_text(item, f"{param}[{i}]", limits, param)
+        else:
+            check_token_ids(item, f"{param}[{i}]", limits, param)
+
+
+def check_token_ids(ids: Sequence[int], name: str, limits: RequestLimits, param: str) -> None:
+    """One input given as token ids: not empty, at most ``max_input_chars`` of them (a
+    token is at least a character, so no text could be longer). The replica checks them
+    against its vocabulary."""
+    if not ids:
+        raise InvalidInputError(f"{name} is an empty list of token ids", param=param)
+    if len(ids) > limits.max_input_chars:
+        raise InvalidInputError(
+            f"{name} has {len(ids)} token ids; at most {limits.max_input_chars} are accepted",
+            param=param,
+        )

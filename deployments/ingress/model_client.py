@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -22,7 +22,7 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from deployments.config import AppArgs, EmbeddingModelArgs, GeneratorArgs
-from deployments.contracts import EmbedResult, ModelInfo, ModelKind, PredictResult
+from deployments.contracts import EmbedInput, EmbedResult, ModelInfo, ModelKind, PredictResult
 from deployments.errors import (
     DeadlineExceededError,
     ModelNotFoundError,
@@ -121,10 +121,10 @@ class ModelClient:
 
     def _embed_coalescer(
         self, spec: EmbeddingModelArgs, max_calls: int
-    ) -> CallCoalescer[list[str], EmbedResult]:
+    ) -> CallCoalescer[list[EmbedInput], EmbedResult]:
         handle = self.models[spec.name]
 
-        async def send(requests: list[list[str]], timeout_s: float) -> list[EmbedAnswer]:
+        async def send(requests: list[list[EmbedInput]], timeout_s: float) -> list[EmbedAnswer]:
             # The call's budget (the latest deadline among its requests) goes with each:
             # the replica drops inputs still queued past it, never one a caller still waits for.
             budgets = [timeout_s] * len(requests)
@@ -142,8 +142,11 @@ class ModelClient:
             on_call=CallMetrics(spec.name, "embedding").record_call,
         )
 
-    async def embed(self, model: str, texts: list[str], timeout_s: float) -> EmbedResult:
+    async def embed(
+        self, model: str, inputs: Sequence[EmbedInput], timeout_s: float
+    ) -> EmbedResult:
         """The model's answer within ``timeout_s``; past it the model's work is cancelled."""
+        texts = list(inputs)
         handle = self.handle(model, "embedding")
         coalescer = self._coalescers.get(model)
         if coalescer is None:

@@ -31,7 +31,7 @@ def reference() -> np.ndarray:
     return vectors
 
 
-def embed(client: httpx.Client, inputs: str | list[str], **extra: object) -> httpx.Response:
+def embed(client: httpx.Client, inputs: object, **extra: object) -> httpx.Response:
     return client.post("/v1/embeddings", json={"input": inputs, "model": MODEL, **extra})
 
 
@@ -47,6 +47,24 @@ def test_vectors_match_sentence_transformers(client: httpx.Client) -> None:
     assert ours.shape == (len(SENTENCES), 384)
     assert cosine.min() >= 0.999, cosine
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+
+
+def test_token_ids_embed_as_their_text(client: httpx.Client) -> None:
+    """OpenAI's token-id input, in the served model's own vocabulary: the replica adds the
+    special tokens, so a text's ids give the text's vector (one list, or a list of them)."""
+    tokenizer = SentenceTransformer(str(get_model_path()), device="cpu").tokenizer
+    ids = [tokenizer(s.lower(), add_special_tokens=False)["input_ids"] for s in SENTENCES]
+    many = embed(client, ids)
+    assert many.status_code == 200, many.text
+    got = np.array([d["embedding"] for d in many.json()["data"]])
+    np.testing.assert_allclose(got, reference(), atol=1e-4)
+    one = embed(client, ids[1])
+    assert one.status_code == 200, one.text
+    np.testing.assert_allclose(one.json()["data"][0]["embedding"], reference()[1], atol=1e-4)
+    outside = embed(client, [[101, 10**6]])
+    assert outside.status_code == 422, outside.text
+    assert "token id 1000000" in outside.json()["error"]["message"]
+    assert embed(client, [[]]).status_code == 422
 
 
 def test_single_string_input(client: httpx.Client) -> None:

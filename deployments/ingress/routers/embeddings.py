@@ -45,7 +45,7 @@ def _render(body: EmbeddingRequest, result: EmbedResult) -> bytes:
 @router.post(
     "",
     response_model=EmbeddingResponse,
-    summary="Embed one text or a list of texts.",
+    summary="Embed one text or a list of texts (or token ids).",
     responses=documented(403, 404, 422, 500, 503, 504),
 )
 async def create_embeddings(
@@ -56,7 +56,7 @@ async def create_embeddings(
     request: Request,
 ) -> Response:
     models.admit(caller, body.model, "embedding", context_of(request.scope))
-    texts = [body.input] if isinstance(body.input, str) else body.input
+    texts = body.inputs()
     check_texts(texts, models.limits, "input")
     if body.dimensions is not None:
         dims = await models.dimensions(body.model)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from deployments.contracts import EmbedInput
 
-def _is_ids(item: Any) -> bool:
-    """A token id, or a non-empty list of them (JSON true is no id)."""
-    if isinstance(item, list):
-        return bool(item) and all(_is_ids(i) for i in item if not isinstance(i, list))
-    return isinstance(item, int) and not isinstance(item, bool)
+# A token id of the served model's vocabulary (JSON true is no id; the replica checks the
+# upper bound, which only the model knows).
+TokenId = Annotated[StrictInt, Field(ge=0)]
 
 
 class EmbeddingRequest(BaseModel):
@@ -21,24 +20,22 @@ class EmbeddingRequest(BaseModel):
         json_schema_extra={"examples": [{"input": ["hello world"], "model": "all-MiniLM-L6-v2"}]},
     )
 
-    input: str | list[str] = Field(
-        description="Text to embed, or a list of texts (one vector each, in order)."
+    input: str | list[str] | list[TokenId] | list[list[TokenId]] = Field(
+        description="Text to embed, or a list of texts (one vector each, in order); or, as "
+        "OpenAI's API allows, token ids of the served model's own tokenizer: one list of "
+        "ints, or a list of them (the model adds its special tokens, so the ids of a text "
+        "embed as the text does). Ids of another tokenizer (tiktoken's, which LangChain "
+        "sends by default) would embed as other tokens: LangChain needs "
+        "OpenAIEmbeddings(check_embedding_ctx_length=False)."
     )
     model: str = Field(description="Id of a served model (see GET /v1/models).")
 
-    @field_validator("input", mode="before")
-    @classmethod
-    def _no_token_ids(cls, value: Any) -> Any:
-        # OpenAI also takes token ids (a list of ints, or of lists of ints), as LangChain
-        # sends by default; ids of OpenAI's tokenizer mean nothing to ours, so say so
-        # instead of pydantic's "input should be a valid string".
-        items = value if isinstance(value, list) else [value]
-        if any(_is_ids(i) for i in items):
-            raise ValueError(
-                "token-id input (lists of integers) is not supported: send the text "
-                "(LangChain: OpenAIEmbeddings(check_embedding_ctx_length=False))"
-            )
-        return value
+    def inputs(self) -> list[EmbedInput]:
+        """One entry per vector to answer, in order."""
+        value = self.input
+        if isinstance(value, str) or (value and isinstance(value[0], int)):
+            return [cast(EmbedInput, value)]
+        return cast(list[EmbedInput], value)
 
     encoding_format: Literal["float", "base64"] = Field(
         "float", description="`base64` returns little-endian float32 bytes, base64-encoded."

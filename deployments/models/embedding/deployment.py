@@ -25,6 +25,7 @@ from ray import serve
 from deployments.config import EmbeddingModelArgs
 from deployments.contracts import (
     EmbeddingBatchConfig,
+    EmbedInput,
     EmbedResult,
     ModelContract,
     ModelInfo,
@@ -47,7 +48,7 @@ class _Chunk:
 
     __slots__ = ("arrived", "deadline", "started", "texts")
 
-    def __init__(self, texts: list[str], arrived: float, deadline: float = math.inf) -> None:
+    def __init__(self, texts: list[EmbedInput], arrived: float, deadline: float = math.inf) -> None:
         self.texts = texts
         self.arrived = arrived
         self.deadline = deadline  # time.perf_counter() of this replica; inf: none
@@ -153,7 +154,7 @@ class EmbeddingModel(BatchedReplica):
         self._apply_batching(batch)
         logger.info("batching for %s: %s", self._args.name, batch.model_dump())
 
-    async def embed(self, texts: list[str], timeout_s: float | None = None) -> EmbedResult:
+    async def embed(self, texts: list[EmbedInput], timeout_s: float | None = None) -> EmbedResult:
         """``texts`` embedded; ``timeout_s``: the time the caller has left (a remaining
         budget, as clocks differ between processes): inputs still queued past it are
         dropped before their forward pass."""
@@ -187,7 +188,7 @@ class EmbeddingModel(BatchedReplica):
         )
 
     async def embed_many(
-        self, requests: list[list[str]], timeouts_s: list[float | None] | None = None
+        self, requests: list[list[EmbedInput]], timeouts_s: list[float | None] | None = None
     ) -> list[EmbedResult | ServingError]:
         """``embed`` for several requests in one call (the ingress's CallCoalescer): their
         chunks join the same batch queue. A request's own bad input comes back as its
@@ -332,12 +333,12 @@ class EmbeddingModel(BatchedReplica):
                 out.append(_ChunkResult(vectors[ci], counts[ci], biggest[ci], waited, longest[ci]))
         return out
 
-    async def _run_alone(self, chunk: list[str]) -> _ChunkResult | Exception:
+    async def _run_alone(self, chunk: list[EmbedInput]) -> _ChunkResult | Exception:
         try:
             encoded = await self._forward(chunk)
         except InvalidInputError as exc:
             return exc
         return _ChunkResult(encoded.vectors, encoded.token_counts, len(chunk))
 
-    async def _forward(self, texts: list[str]) -> Encoded:
+    async def _forward(self, texts: list[EmbedInput]) -> Encoded:
         return await self._runner.run(self._encoder.encode, texts)

