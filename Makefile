@@ -36,6 +36,10 @@ $(STAMP): $(LOCK) pyproject.toml
 	@cluster/local/redis.sh install
 	@# amtool (Debian's prometheus-alertmanager) checks the Alertmanager config likewise.
 	@cluster/local/alertmanager.sh install
+	@# chromium (Debian's) runs the offline-docs browser test; without it that test skips.
+	@command -v chromium >/dev/null || { apt-get install -y -q chromium || \
+	  { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null 2>&1 || \
+	  echo "chromium not installed: tests/integration/test_docs_browser.py will skip"
 	@touch $@
 
 bootstrap: $(STAMP)
