@@ -27,6 +27,7 @@ import copy
 import itertools
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -159,6 +160,7 @@ def run_policy(policy: str, phases: list[Phase], out: Path) -> dict[str, Any]:
         result = asyncio.run(run_step(cluster.base_url, metrics_url, MODEL, phases))
     finally:
         cluster.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
     result["policy"] = policy
     app = ab_config(0, policy)["applications"][0]
     result["autoscaling_config"] = deployment(app, MODEL)["autoscaling_config"]
