@@ -192,7 +192,9 @@ class ModelMetrics:
 
 
 class GenerationMetrics:
-    """One generator replica; tokens per second is the rate of ``generation_tokens``."""
+    """One generator replica, with vLLM's meanings: tokens per second is the rate of
+    ``generation_tokens``; running/waiting sequences and KV-cache use are gauges sampled
+    at every decode step of the continuous batcher."""
 
     def __init__(self, model: str) -> None:
         self.tags = {"model": model}
