@@ -12,12 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from deployments.contracts import MAX_TOP_LOGPROBS, ChatRole, FinishReason
-from deployments.ingress.schemas.completions import (
-    CompletionUsage,
-    StreamOptions,
-    check_stops,
-    stop_list,
-)
+from deployments.ingress.schemas.completions import CompletionUsage, SamplingRequest
 
 # Newer OpenAI clients send "developer" where older ones sent "system": the same turn.
 ROLES: dict[str, ChatRole] = {
@@ -75,10 +70,8 @@ class ChatMessageIn(BaseModel):
         return ROLES[self.role]
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(SamplingRequest):
     model_config = ConfigDict(
-        extra="ignore",
-        protected_namespaces=(),
         json_schema_extra={
             "examples": [
                 {
@@ -90,7 +83,6 @@ class ChatCompletionRequest(BaseModel):
         },
     )
 
-    model: str = Field(description="Id of a served generator model (see GET /v1/models).")
     messages: list[ChatMessageIn] = Field(
         min_length=1, description="The conversation so far, oldest first."
     )
@@ -103,20 +95,6 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(
         None, ge=1, description="The older name of max_completion_tokens (which wins)."
     )
-    temperature: float = Field(1.0, ge=0.0, le=2.0, description="0 is greedy decoding.")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
-    stop: str | list[str] | None = Field(
-        None,
-        description="Up to 4 texts; the answer ends before the first of them, which is not "
-        "returned (finish_reason `stop`).",
-    )
-    seed: int | None = Field(
-        None, ge=0, le=2**63 - 1, description="Seeds sampling for reproducible outputs."
-    )
-    n: int = Field(1, description="Choices per request; only 1 is supported.")
-    stream: bool = Field(False, description="Stream the answer as Server-Sent Events.")
-    stream_options: StreamOptions | None = Field(None, description="Streaming options.")
-    user: str | None = Field(None, max_length=256, description="Opaque end-user id; ignored.")
     logprobs: bool = Field(False, description="Return each token's log-probability.")
     top_logprobs: int | None = Field(
         None,
@@ -131,15 +109,6 @@ class ChatCompletionRequest(BaseModel):
     response_format: dict[str, Any] | None = Field(
         None, description='Only `{"type": "text"}`; json_object and json_schema get 422.'
     )
-
-    _few_stops = field_validator("stop")(check_stops)
-
-    @field_validator("n")
-    @classmethod
-    def _one_choice(cls, v: int) -> int:
-        if v != 1:
-            raise ValueError("only n=1 is supported")
-        return v
 
     @field_validator("tools", "functions")
     @classmethod
@@ -156,9 +125,6 @@ class ChatCompletionRequest(BaseModel):
                 f"response_format type {v.get('type')!r} is not supported yet (only 'text')"
             )
         return v
-
-    def stops(self) -> list[str]:
-        return stop_list(self.stop)
 
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

@@ -36,26 +36,14 @@ class StreamOptions(BaseModel):
     )
 
 
-class CompletionRequest(BaseModel):
-    # Unknown fields are ignored: OpenAI clients send extras (echo, best_of, ...).
-    model_config = ConfigDict(
-        extra="ignore",
-        protected_namespaces=(),
-        json_schema_extra={
-            "examples": [{"model": "tiny-gpt2", "prompt": "Once upon a time", "max_tokens": 16}]
-        },
-    )
+class SamplingRequest(BaseModel):
+    """What both text-generation APIs (completions and chat) take alike: the model, how
+    to sample, when to stop, and how to answer. Unknown fields are ignored: OpenAI clients
+    send extras (echo, best_of, penalties, metadata, ...)."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
     model: str = Field(description="Id of a served generator model (see GET /v1/models).")
-    prompt: str | list[str] = Field(
-        description="Text to continue; a list must hold exactly one string."
-    )
-    max_tokens: int | None = Field(
-        None,
-        ge=1,
-        description="Most tokens to generate; defaults to the model's default_max_tokens "
-        "and may not exceed its max_new_tokens_limit.",
-    )
     temperature: float = Field(1.0, ge=0.0, le=2.0, description="0 is greedy decoding.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     stop: str | list[str] | None = Field(
@@ -66,10 +54,40 @@ class CompletionRequest(BaseModel):
     seed: int | None = Field(
         None, ge=0, le=2**63 - 1, description="Seeds sampling for reproducible outputs."
     )
-    n: int = Field(1, description="Completions per prompt; only 1 is supported.")
-    stream: bool = Field(False, description="Stream the text as Server-Sent Events.")
+    n: int = Field(1, description="Choices per request; only 1 is supported.")
+    stream: bool = Field(False, description="Stream the answer as Server-Sent Events.")
     stream_options: StreamOptions | None = Field(None, description="Streaming options.")
     user: str | None = Field(None, max_length=256, description="Opaque end-user id; ignored.")
+
+    _few_stops = field_validator("stop")(check_stops)
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError("only n=1 is supported")
+        return v
+
+    def stops(self) -> list[str]:
+        return stop_list(self.stop)
+
+
+class CompletionRequest(SamplingRequest):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"model": "tiny-gpt2", "prompt": "Once upon a time", "max_tokens": 16}]
+        },
+    )
+
+    prompt: str | list[str] = Field(
+        description="Text to continue; a list must hold exactly one string."
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Most tokens to generate; defaults to the model's default_max_tokens "
+        "and may not exceed its max_new_tokens_limit.",
+    )
     ignore_eos: bool = Field(
         False,
         description="vLLM's extension: keep generating past the end-of-sequence token, so "
@@ -90,20 +108,8 @@ class CompletionRequest(BaseModel):
             raise ValueError(f"exactly one prompt per request is supported, got {len(v)}")
         return v
 
-    @field_validator("n")
-    @classmethod
-    def _one_choice(cls, v: int) -> int:
-        if v != 1:
-            raise ValueError("only n=1 is supported")
-        return v
-
-    _few_stops = field_validator("stop")(check_stops)
-
     def prompt_text(self) -> str:
         return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
-
-    def stops(self) -> list[str]:
-        return stop_list(self.stop)
 
 
 class CompletionLogprobs(BaseModel):
