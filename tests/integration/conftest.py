@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import openai
 import pytest
 
 from tests.support.live_cluster import LiveCluster, start_cluster
@@ -45,3 +46,12 @@ def anonymous(base_url: str) -> Iterator[httpx.Client]:
     """The main app, without credentials."""
     with httpx.Client(base_url=base_url, timeout=60) as c:
         yield c
+
+
+@pytest.fixture
+def oai(cluster: LiveCluster) -> Iterator[openai.OpenAI]:
+    """The official OpenAI client on the main app's /v1, as the admin key's holder."""
+    with openai.OpenAI(
+        base_url=cluster.base_url + "/v1", api_key=cluster.keys["admin"], max_retries=0
+    ) as client:
+        yield client

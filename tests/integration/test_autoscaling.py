@@ -15,7 +15,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.live_cluster import MODEL, LiveCluster, deployment, one_ingress_app
+from tests.support.live_cluster import (
+    MODEL,
+    LiveCluster,
+    deployment,
+    fast_autoscaling,
+    one_ingress_app,
+)
 from tests.support.load import Load
 
 APP = "autoscale"
@@ -27,17 +33,8 @@ def autoscale_app(main_app: dict[str, Any]) -> dict[str, Any]:
     model.update(
         max_ongoing_requests=16,
         ray_actor_options={"num_cpus": 0.1},
-        # A replica averaging more than 2 requests in flight asks for another; the
-        # delays are seconds rather than serve_config.yaml's minutes so the test is quick.
-        autoscaling_config={
-            "min_replicas": 1,
-            "max_replicas": 2,
-            "target_ongoing_requests": 2,
-            "upscale_delay_s": 1,
-            "downscale_delay_s": 5,
-            "metrics_interval_s": 0.5,
-            "look_back_period_s": 2,
-        },
+        # A replica averaging more than 2 requests in flight asks for another.
+        autoscaling_config=fast_autoscaling(target_ongoing_requests=2),
     )
     return app
 

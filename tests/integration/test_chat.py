@@ -13,7 +13,6 @@ import math
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from typing import Any, cast
 
 import httpx
@@ -46,14 +45,6 @@ def chat_events(client: httpx.Client, **extra: Any) -> list[dict[str, Any]]:
 def chat_create(oai: openai.OpenAI) -> Any:
     """The client's create, untyped: its overloads want TypedDict messages."""
     return cast(Any, oai.chat.completions.create)
-
-
-@pytest.fixture
-def oai(cluster: LiveCluster) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=cluster.base_url + "/v1", api_key=cluster.keys["admin"], max_retries=0
-    ) as client:
-        yield client
 
 
 def test_openai_chat_streamed_equals_non_streamed(oai: openai.OpenAI) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,14 +10,6 @@ import openai
 import pytest
 
 from tests.support.live_cluster import GENERATOR, MODEL, LiveCluster
-
-
-@pytest.fixture
-def oai(cluster: LiveCluster) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=cluster.base_url + "/v1", api_key=cluster.keys["admin"], max_retries=0
-    ) as client:
-        yield client
 
 
 def test_embeddings_default_base64_and_float(oai: openai.OpenAI, client: httpx.Client) -> None:

@@ -17,7 +17,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.live_cluster import MODEL, LiveCluster, deployment, one_ingress_app
+from tests.support.live_cluster import (
+    MODEL,
+    LiveCluster,
+    deployment,
+    fast_autoscaling,
+    one_ingress_app,
+)
 from tests.support.load import Load
 
 APP = "slo"
@@ -31,21 +37,15 @@ def slo_app(main_app: dict[str, Any]) -> dict[str, Any]:
     model.update(
         max_ongoing_requests=16,
         ray_actor_options={"num_cpus": 0.1},
-        autoscaling_config={
-            "min_replicas": 1,
-            "max_replicas": 2,
-            # Ray's default would need 1000 calls in flight per replica to scale out: any
-            # scale-out here is the SLO policy's.
-            "target_ongoing_requests": 1000,
-            "upscale_delay_s": 1,
-            "downscale_delay_s": 5,
-            "metrics_interval_s": 0.5,
-            "look_back_period_s": 2,
-            "policy": {
+        # Ray's default would need 1000 calls in flight per replica to scale out: any
+        # scale-out here is the SLO policy's.
+        autoscaling_config=fast_autoscaling(
+            target_ongoing_requests=1000,
+            policy={
                 "policy_function": POLICY,
                 "policy_kwargs": {"target_queue_wait_p95_s": TARGET_S, "min_samples": 5},
             },
-        },
+        ),
     )
     return app
 

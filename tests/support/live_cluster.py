@@ -139,6 +139,21 @@ def deployment(app: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
+def fast_autoscaling(target_ongoing_requests: float, **extra: Any) -> dict[str, Any]:
+    """An autoscaling_config between 1 and 2 replicas whose delays are seconds rather than
+    serve_config.yaml's minutes, so a test sees it scale out and back within one load."""
+    return {
+        "min_replicas": 1,
+        "max_replicas": 2,
+        "target_ongoing_requests": target_ongoing_requests,
+        "upscale_delay_s": 1,
+        "downscale_delay_s": 5,
+        "metrics_interval_s": 0.5,
+        "look_back_period_s": 2,
+        **extra,
+    }
+
+
 def one_ingress_app(main_app: dict[str, Any], name: str) -> dict[str, Any]:
     """open_app with one small, fixed ingress replica: for a test that scales, breaks or
     replaces the model's replicas and needs the ingress out of the way."""
