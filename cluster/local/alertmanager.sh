@@ -9,6 +9,7 @@
 # listens on loopback only.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$(dirname "$0")/terminate.sh"
 AM_PORT=${AM_PORT:-9093}
 AM_RECEIVER_PORT=${AM_RECEIVER_PORT:-9095}
 AM_DIR=$RUN_DIR/alertmanager
@@ -109,26 +110,12 @@ start() {
   echo "alertmanager up: $URL (notifications: $NOTIFICATIONS)"
 }
 
-# $1: pid file, $2: name; only after ours() said it is ours.
-terminate() {
-  local pid
-  pid=$(cat "$1")
-  kill -TERM "$pid"
-  for _ in $(seq 1 20); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$1"
-  echo "$2 stopped (pid $pid)"
-}
-
 stop() {
-  if running; then terminate "$PID_FILE" alertmanager; else
+  if running; then terminate "$PID_FILE" alertmanager 10; else
     rm -f "$PID_FILE"
     echo "no alertmanager started from this checkout"
   fi
-  if receiver_running; then terminate "$RECEIVER_PID_FILE" "alert receiver"; else
+  if receiver_running; then terminate "$RECEIVER_PID_FILE" "alert receiver" 10; else
     rm -f "$RECEIVER_PID_FILE"
   fi
 }

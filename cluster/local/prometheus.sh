@@ -7,6 +7,7 @@
 # Everything it writes lives in $RUN_DIR/prometheus; stop stops only the process it started.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$(dirname "$0")/terminate.sh"
 PROM_PORT=${PROM_PORT:-9090}
 PROM_SCRAPE_INTERVAL=${PROM_SCRAPE_INTERVAL:-5s}
 PROM_RETENTION=${PROM_RETENTION:-7d}
@@ -99,17 +100,8 @@ stop() {
     echo "no prometheus started from this checkout"
     return 0
   fi
-  local pid
-  pid=$(cat "$PID_FILE")
-  kill -TERM "$pid"
   # Prometheus flushes its head block on SIGTERM; give it time before insisting.
-  for _ in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$PID_FILE"
-  echo "prometheus stopped (pid $pid)"
+  terminate "$PID_FILE" prometheus 20
 }
 
 status() {

@@ -9,6 +9,7 @@
 # For production, a managed Redis instead (cluster/README.md).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$(dirname "$0")/terminate.sh"
 REDIS_DIR=$RUN_DIR/redis
 CONF=$REDIS_DIR/redis.conf
 PID_FILE=$REDIS_DIR/redis.pid
@@ -97,17 +98,8 @@ stop() {
     echo "no redis started from this checkout"
     return 0
   fi
-  local pid
-  pid=$(cat "$PID_FILE")
-  kill -TERM "$pid"
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$PID_FILE"
+  terminate "$PID_FILE" redis 5
   rm -rf "$REDIS_DIR/data"
-  echo "redis stopped (pid $pid)"
 }
 
 case ${1:-} in
