@@ -40,6 +40,9 @@ $(STAMP): $(LOCK) pyproject.toml
 	@command -v chromium >/dev/null || { apt-get install -y -q chromium || \
 	  { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null 2>&1 || \
 	  echo "chromium not installed: tests/integration/test_docs_browser.py will skip"
+	@# Triton's perf_analyzer (an older tritonclient wheel's binary) for its live test.
+	@benchmarks/perf_analyzer.sh install >/dev/null || \
+	  echo "perf_analyzer not set up: its test in tests/integration/test_tritonclient.py will skip"
 	@touch $@
 
 bootstrap: $(STAMP)

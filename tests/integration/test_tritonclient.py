@@ -108,12 +108,14 @@ def perf_analyzer() -> str:
     """Triton's perf_analyzer: the binary older tritonclient wheels ship (2.34 to 2.42 do;
     the locked 2.73 does not), at $RSIC_PERF_ANALYZER or on PATH. It needs libb64
     (Debian's libb64-0d) and CUDA's libcudart.so.12 (nvidia-cuda-runtime-cu12's wheel, on
-    LD_LIBRARY_PATH) even for HTTP on a CPU box."""
-    found = shutil.which(os.environ.get("RSIC_PERF_ANALYZER", "perf_analyzer"))
+    LD_LIBRARY_PATH) even for HTTP on a CPU box: benchmarks/perf_analyzer.sh sets that up."""
+    set_up = ROOT / ".run" / "perf_analyzer" / "perf_analyzer"  # benchmarks/perf_analyzer.sh
+    default = str(set_up) if set_up.is_file() else "perf_analyzer"
+    found = shutil.which(os.environ.get("RSIC_PERF_ANALYZER", default))
     if found is None:
         pytest.skip(
-            "no perf_analyzer (set RSIC_PERF_ANALYZER: the binary in the tritonclient "
-            "2.41.0 wheel's data/bin, with libb64-0d and libcudart.so.12 on LD_LIBRARY_PATH)"
+            "no perf_analyzer: `benchmarks/perf_analyzer.sh install` (the bootstrap runs it) "
+            "sets up the tritonclient 2.41.0 wheel's binary, or set RSIC_PERF_ANALYZER"
         )
     probe = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30)
     if "error while loading shared libraries" in probe.stderr:
