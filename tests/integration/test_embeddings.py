@@ -54,13 +54,17 @@ def test_token_ids_embed_as_their_text(client: httpx.Client) -> None:
     special tokens, so a text's ids give the text's vector (one list, or a list of them)."""
     tokenizer = SentenceTransformer(str(get_model_path()), device="cpu").tokenizer
     ids = [tokenizer(s.lower(), add_special_tokens=False)["input_ids"] for s in SENTENCES]
+    texts = embed(client, SENTENCES)
     many = embed(client, ids)
-    assert many.status_code == 200, many.text
-    got = np.array([d["embedding"] for d in many.json()["data"]])
-    np.testing.assert_allclose(got, reference(), atol=1e-4)
     one = embed(client, ids[1])
-    assert one.status_code == 200, one.text
-    np.testing.assert_allclose(one.json()["data"][0]["embedding"], reference()[1], atol=1e-4)
+    for response in (texts, many, one):
+        assert response.status_code == 200, response.text
+    want = np.array([d["embedding"] for d in texts.json()["data"]])
+    got = np.array([d["embedding"] for d in many.json()["data"]])
+    # Same server, same backend: only the batch's padding differs.
+    assert (got * want).sum(axis=1).min() >= 0.99999
+    assert many.json()["usage"] == texts.json()["usage"]
+    assert float(np.dot(one.json()["data"][0]["embedding"], want[1])) >= 0.99999
     outside = embed(client, [[101, 10**6]])
     assert outside.status_code == 422, outside.text
     assert "token id 1000000" in outside.json()["error"]["message"]
