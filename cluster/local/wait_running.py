@@ -1,4 +1,10 @@
-"""Wait until every Serve application on the cluster is RUNNING; fail fast on DEPLOY_FAILED.
+"""Wait until every Serve application on the cluster is RUNNING; fail on a DEPLOY_FAILED that
+lasts.
+
+Serve reports DEPLOY_FAILED as soon as a replica dies while it starts, then starts another:
+a replica killed during a rollout (tests/integration/test_rollout_faults.py) flipped its
+application to DEPLOY_FAILED and the rollout still completed. So a failure counts once it
+has held for --failed-grace seconds; a broken constructor fails every retry and stays.
 
 Reads `serve status` (which honours RAY_DASHBOARD_ADDRESS and the Ray auth token).
 """
@@ -21,16 +27,26 @@ def app_statuses() -> dict[str, dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--failed-grace", type=float, default=20)
     args = parser.parse_args()
     deadline = time.monotonic() + args.timeout
     last = ""
+    failed_since: dict[str, float] = {}
     while time.monotonic() < deadline:
         try:
             apps = app_statuses()
         except subprocess.CalledProcessError:
             apps = {}
         states = {name: app.get("status") for name, app in apps.items()}
-        failed = {n: apps[n].get("message", "") for n, s in states.items() if s == "DEPLOY_FAILED"}
+        now = time.monotonic()
+        failed_since = {
+            n: failed_since.get(n, now) for n, s in states.items() if s == "DEPLOY_FAILED"
+        }
+        failed = {
+            n: apps[n].get("message", "")
+            for n, since in failed_since.items()
+            if now - since >= args.failed_grace
+        }
         if failed:
             for name, message in failed.items():
                 print(f"application {name} failed to deploy:\n{message}", file=sys.stderr)

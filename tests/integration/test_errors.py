@@ -43,7 +43,7 @@ def test_unknown_model_is_404(client: httpx.Client) -> None:
         ({"input": "", "model": MODEL}, "input"),
         ({"input": ["ok", ""], "model": MODEL}, "input"),
         ({"input": 42, "model": MODEL}, "input.str"),
-        ({"input": [1, 2], "model": MODEL}, "input.str"),
+        ({"input": [1, "a"], "model": MODEL}, "input.str"),  # token ids and text mixed
         ({"model": MODEL}, "input"),
         ({"input": "x"}, "model"),
         ({"input": "x", "model": MODEL, "encoding_format": "fp8"}, "encoding_format"),
