@@ -6,6 +6,10 @@ serving chat (``GeneratorArgs.chat``) without a template fails at load, saying s
 ``generate`` is a streaming method (call it through
 ``handle.options(stream=True)``): it yields a first chunk once the prompt is accepted,
 then text deltas as tokens are produced, decoded one token at a time with a KV cache.
+A chunk carries every token that is ready when it is built: under load the engine steps
+faster than Ray streams one object per token (each chunk is a message through the
+replica, the ingress and the proxy), so tokens that queued meanwhile travel together; a
+lone stream still gets a chunk per token.
 Each decode step runs on a one-thread executor, so the event loop stays free to accept,
 interleave and cancel requests: when the caller goes away Serve cancels this generator
 at its next await, and no further token is computed.
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
@@ -246,8 +250,8 @@ class TextGenerator:
         if self._batcher is None:
             alone = _Sequence(prompt_ids, request, lm.device)
 
-            def next_token() -> Awaitable[tuple[int, TokenLogprob | None]]:
-                return self._runner.run(lm.step, alone)
+            async def next_tokens() -> list[tuple[int, TokenLogprob | None]]:
+                return [await self._runner.run(lm.step, alone)]
         else:
             batched = Sequence(
                 prompt_ids=prompt_ids,
@@ -260,7 +264,7 @@ class TextGenerator:
             )
             # Before the first chunk: a full waiting line is still a plain 503.
             self._batcher.submit(batched)
-            next_token = partial(_next_batched, batched)
+            next_tokens = partial(_ready_tokens, batched)
         self._metrics.started(len(prompt_ids))
         yield GenerationChunk(prompt_tokens=len(prompt_ids))
 
@@ -273,26 +277,32 @@ class TextGenerator:
         try:
             finish: FinishReason | None = None
             while finish is None:
-                token, logprob = await next_token()
-                if logprob is not None:
-                    logprobs.append(logprob)
-                produced += 1
+                ready = await next_tokens()
                 now = time.perf_counter()
-                if produced == 1:
-                    self._metrics.first_token(now - arrived)
-                else:
-                    self._metrics.inter_token_gap(now - last)
-                last = now
-                if token in eos_ids:
-                    finish = "stop"
-                    text = stops.feed(decoder.flush()) + stops.flush()
-                else:
-                    text = stops.feed(decoder.add(token))
-                    if stops.stopped:
+                before, text = produced, ""
+                for token, logprob in ready:
+                    if logprob is not None:
+                        logprobs.append(logprob)
+                    produced += 1
+                    if token in eos_ids:
                         finish = "stop"
-                    elif produced >= request.max_tokens:
-                        finish = "length"
                         text += stops.feed(decoder.flush()) + stops.flush()
+                    else:
+                        text += stops.feed(decoder.add(token))
+                        if stops.stopped:
+                            finish = "stop"
+                        elif produced >= request.max_tokens:
+                            finish = "length"
+                            text += stops.feed(decoder.flush()) + stops.flush()
+                    if finish is not None:
+                        break  # tokens the engine queued past a stop are not sent
+                # Tokens that came together share the gap since the previous chunk.
+                taken = produced - before
+                if before == 0:
+                    self._metrics.first_token(now - arrived)
+                for _ in range(taken - 1 if before == 0 else taken):
+                    self._metrics.inter_token_gap((now - last) / taken)
+                last = now
                 if text or finish:
                     yield GenerationChunk(
                         text=text,
@@ -333,8 +343,16 @@ class TextGenerator:
             )
 
 
-async def _next_batched(seq: Sequence) -> tuple[int, TokenLogprob | None]:
-    item = await seq.out.get()
-    if isinstance(item, BaseException):
-        raise item
-    return item
+async def _ready_tokens(seq: Sequence) -> list[tuple[int, TokenLogprob | None]]:
+    """The next token, and every token queued behind it (an engine error ends the list
+    and is raised once the tokens before it are delivered)."""
+    items = [await seq.out.get()]
+    while not seq.out.empty() and not isinstance(items[-1], BaseException):
+        items.append(seq.out.get_nowait())
+    if isinstance(items[0], BaseException):
+        raise items[0]
+    if isinstance(items[-1], BaseException):
+        # Deliver the tokens first; the error waits for the next call.
+        error = items.pop()
+        seq.out.put_nowait(error)
+    return items  # type: ignore[return-value]

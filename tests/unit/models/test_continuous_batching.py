@@ -190,3 +190,34 @@ def test_ignore_eos_keeps_generating(tiny: Path, engine: str) -> None:
     assert run_together(gen, [request(PROMPTS[0], max_tokens=8)])[0][1:] == ("stop", 1)
     kept = run_together(gen, [request(PROMPTS[0], max_tokens=8, ignore_eos=True)])[0]
     assert kept[1:] == ("length", 8)
+
+
+def test_a_slow_reader_gets_the_queued_tokens_in_one_chunk(tiny: Path) -> None:
+    """Tokens that queue while the stream is not read travel in one chunk (one Ray
+    message instead of one per token), with the same text, count and logprobs; a stop
+    sequence still cuts the text where a token-by-token reader would."""
+    gen = replica(tiny)
+    slow = request(PROMPTS[2], max_tokens=20, logprobs=1)
+
+    async def read(pause_after: int, req: GenerateRequest = slow) -> list[GenerationChunk]:
+        chunks = []
+        async for chunk in gen.generate(req):
+            chunks.append(chunk)
+            if len(chunks) == pause_after:
+                await asyncio.sleep(0.3)  # the engine keeps stepping meanwhile
+        return chunks
+
+    eager = asyncio.run(read(pause_after=10_000))
+    lagging = asyncio.run(read(pause_after=2))
+    assert len(lagging) < len(eager), "nothing was coalesced"
+    assert max(len(c.logprobs) for c in lagging) > 1
+    for chunks in (eager, lagging):
+        assert "".join(c.text for c in chunks) == "".join(c.text for c in eager)
+        assert chunks[-1].completion_tokens == 20 and chunks[-1].finish_reason == "length"
+        assert [lp for c in chunks for lp in c.logprobs] == [lp for c in eager for lp in c.logprobs]
+
+    text = "".join(c.text for c in eager)
+    stop = text[len(text) // 2 : len(text) // 2 + 3]
+    cut = asyncio.run(read(1, request(PROMPTS[2], max_tokens=20, stop=[stop])))
+    assert "".join(c.text for c in cut) == text[: text.index(stop)]
+    assert cut[-1].finish_reason == "stop"
