@@ -329,6 +329,32 @@ def _cpu_table(reports: dict[str, dict[str, Any]]) -> list[str]:
         lines.append(f"| {role} | " + " | ".join(cells) + " |")
     totals = [f"**{r['total_cpu_ms_per_request']:.2f}**" for r in reports.values()]
     lines.append("| **total** | " + " | ".join(totals) + " |")
+    return [*lines, "", *_profile_table(reports)]
+
+
+def _profile_table(reports: dict[str, dict[str, Any]]) -> list[str]:
+    """Inside the replicas: py-spy's samples by what they were doing (cpu_cost.py)."""
+    columns = [
+        (f"{label} {role}", shares)
+        for label, r in reports.items()
+        for role, shares in sorted((r.get("profile") or {}).items(), reverse=True)
+    ]
+    if not columns:
+        return []
+    buckets = sorted(
+        {b for _, shares in columns for b in shares},
+        key=lambda b: -max(shares.get(b, 0.0) for _, shares in columns),
+    )
+    lines = [
+        "Inside the replicas, under the same load: share of py-spy's samples by what the "
+        "process was doing (innermost known frame; `cpu_cost.py --profile-seconds`).",
+        "",
+        "| doing | " + " | ".join(name for name, _ in columns) + " |",
+        "| --- |" + " ---: |" * len(columns),
+    ]
+    for b in buckets:
+        cells = [f"{shares.get(b, 0.0):.0%}" for _, shares in columns]
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

@@ -25,7 +25,7 @@
 # requests, where serving overhead dominates); "batch" = TEXTS x WORDS (8 x 32).
 # Knobs (environment): CONCURRENCY (1,4,16,64)  DURATION (15)  WARMUP (5)  TEXTS (8)
 #   WORDS (32)  SMALL_TEXTS (1)  SMALL_WORDS (8)  PROCESSES (2)  BATCH_SIZES (1,8,32,128)
-#   RAW_TEXTS (512)  CPU_REQUESTS (300)  COLD_START (1)  OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
+#   RAW_TEXTS (512)  CPU_REQUESTS (300)  PROFILE_SECONDS (10)  COLD_START (1)  OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
 #   PEERS (1 on CPU: the Infinity section; installs it into its own venv the first time)
 #   BENCH_NOTE (a line added to RESULTS.md's notes)
 #   BACKEND, QUANTIZE (this app's models[].backend / quantize instead of serve_config.yaml's)
@@ -68,6 +68,7 @@ BATCH_SIZES=${BATCH_SIZES:-1,8,32,128}
 RAW_TEXTS=${RAW_TEXTS:-512}
 COLD_START=${COLD_START:-1}
 CPU_REQUESTS=${CPU_REQUESTS:-300}
+PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 REPLICA_THREADS=${REPLICA_THREADS:-1}
 PEERS=${PEERS:-1}
 NAIVE=${NAIVE:-1}
@@ -220,10 +221,12 @@ sweep() { # LABEL TEXTS WORDS [loadgen args...]
     "${metrics[@]}" --json "$OUT_DIR/$label.json" "$@"
 }
 
-cpu_cost() { # LABEL KEY: CPU ms per small request in each role (proxy, ingress, model...)
+cpu_cost() { # LABEL KEY: CPU ms per small request in each role (proxy, ingress, model...),
+  # then PROFILE_SECONDS of py-spy on the model and ingress replicas (0: none)
   "$PY" -m benchmarks.cpu_cost --url "http://127.0.0.1:$SERVE_PORT" --run-dir "$RUN_DIR" \
     --requests "$CPU_REQUESTS" --concurrency 16 --texts-per-request "$SMALL_TEXTS" \
-    --text-length "$SMALL_WORDS" --api-key "$2" --json "$OUT_DIR/cpu-$1.json"
+    --text-length "$SMALL_WORDS" --api-key "$2" --json "$OUT_DIR/cpu-$1.json" \
+    --profile-seconds "$PROFILE_SECONDS"
 }
 
 if [[ $PEERS == 1 ]]; then
@@ -267,8 +270,8 @@ if command -v wrk >/dev/null; then
 fi
 API_KEY=$API_KEY sweep tuned-small "$SMALL_TEXTS" "$SMALL_WORDS"
 API_KEY=$API_KEY sweep tuned-batch "$TEXTS" "$WORDS"
+cpu_cost tuned "$API_KEY"
 if [[ $NAIVE == 1 ]]; then
-  cpu_cost tuned "$API_KEY"
   # The same app with one model call per request (max_calls_in_flight: null): what the
   # ingress's call coalescing buys, on the same cluster.
   write_config percall "$RUN_DIR/percall.yaml"
@@ -347,9 +350,9 @@ runs() { # WORKLOAD
   [[ $PEERS != 1 ]] || out+="\"infinity\": \"$OUT_DIR/infinity-$1.json\", "
   echo "$out\"tuned\": \"$OUT_DIR/tuned-$1.json\""
 }
-BASELINE=naive CPU_COST= COALESCING= PEER_NOTE=
+BASELINE=naive CPU_COST="\"tuned\": \"$OUT_DIR/cpu-tuned.json\"" COALESCING= PEER_NOTE=
 if [[ $NAIVE == 1 ]]; then
-  CPU_COST="\"naive\": \"$OUT_DIR/cpu-naive.json\", \"tuned\": \"$OUT_DIR/cpu-tuned.json\""
+  CPU_COST="\"naive\": \"$OUT_DIR/cpu-naive.json\", $CPU_COST"
   COALESCING=$(cat <<JSON
 ,
     {

@@ -423,3 +423,69 @@ def test_cpu_cost_roles_and_counts_only_the_clusters_processes(tmp_path: Path) -
     finally:
         ours.kill()
         other.kill()
+
+
+def test_cpu_cost_sorts_py_spy_samples_by_what_they_were_doing() -> None:
+    """Collapsed stacks as py-spy's ``--format raw`` writes them, each counted under the
+    bucket of its innermost known frame (Ray's loop and our middleware sit at the root
+    of every request's stack)."""
+    from benchmarks import cpu_cost
+
+    ray = "main_loop (ray/_private/worker.py:900);run (asyncio/events.py:84)"
+    mw = "__call__ (deployments/ingress/middleware/errors.py:30)"
+    enc = "deployments/models/embedding/encoder.py"
+    raw = "\n".join(
+        [
+            f"{ray};encode ({enc}:270);<lambda> ({enc}:104);__call__ "
+            "(deployments/models/embedding/backends.py:71) 60",
+            f"{ray};encode ({enc}:265);_tokenize ({enc}:120);__call__ "
+            "(transformers/tokenization_utils_base.py:2800) 20",
+            f"{ray};encode ({enc}:280) 5",
+            f"{ray};_run (deployments/models/embedding/scheduler.py:90);sleep (asyncio/t.py:1) 5",
+            f"{ray};{mw};embed (deployments/ingress/routers/embeddings.py:40) 3",
+            f"{ray};{mw};validate (pydantic/main.py:600) 2",
+            f"{ray};{mw};remote (ray/serve/handle.py:700);send (asyncio/x.py:3) 4",
+            "<module> (x.py:1) 1",
+            "not a sample line",
+        ]
+    )
+    shares = cpu_cost.profile_shares(raw)
+    assert shares == {
+        "forward pass": 0.6,
+        "tokenization": 0.2,
+        "pooling, checks": 0.05,
+        "batching, replica code": 0.05,
+        "Ray (handles, RPC, event loop)": 0.04,
+        "ingress code": 0.03,
+        "HTTP, validation, JSON": 0.02,
+        "other": 0.01,
+    }
+    assert list(shares) == sorted(shares, key=shares.__getitem__, reverse=True)
+    assert cpu_cost.profile_shares("") == {}
+
+
+def test_report_shows_cpu_per_role_and_the_replicas_profile() -> None:
+    from benchmarks import report
+
+    cost = {
+        "requests": 300,
+        "concurrency": 16,
+        "texts_per_request": 1,
+        "text_length": 8,
+        "cpu_ms_per_request": {"model": 4.0, "ingress": 1.5},
+        "total_cpu_ms_per_request": 5.5,
+        "profile": {
+            "model": {"forward pass": 0.7, "tokenization": 0.3},
+            "ingress": {"Ray (handles, RPC, event loop)": 0.9, "ingress code": 0.1},
+        },
+    }
+    text = report.render({"command": "x", "sections": [], "cpu_cost": {"tuned": cost}})
+    assert "| model | 4.00 |" in text and "| **total** | **5.50** |" in text
+    assert "| doing | tuned model | tuned ingress |" in text
+    assert "| forward pass | 70% | 0% |" in text
+    assert "| Ray (handles, RPC, event loop) | 0% | 90% |" in text
+    # A report without a profile (older JSON) has no profile table.
+    del cost["profile"]
+    assert "| doing |" not in report.render(
+        {"command": "x", "sections": [], "cpu_cost": {"t": cost}}
+    )
