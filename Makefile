@@ -37,8 +37,8 @@ $(STAMP): $(LOCK) pyproject.toml
 	@# amtool (Debian's prometheus-alertmanager) checks the Alertmanager config likewise.
 	@cluster/local/alertmanager.sh install
 	@# chromium (Debian's) runs the offline-docs browser test; without it that test skips.
-	@command -v chromium >/dev/null || { apt-get install -y -q chromium || \
-	  { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null 2>&1 || \
+	@command -v chromium >/dev/null || \
+	  bash -c 'source cluster/local/debian.sh && apt_install /dev/null chromium' || \
 	  echo "chromium not installed: tests/integration/test_docs_browser.py will skip"
 	@# Triton's perf_analyzer (an older tritonclient wheel's binary) for its live test.
 	@benchmarks/perf_analyzer.sh install >/dev/null || \

@@ -7,6 +7,7 @@
 # tests/integration/test_tritonclient.py uses the wrapper when $RSIC_PERF_ANALYZER is unset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source cluster/local/debian.sh
 TRITONCLIENT=2.41.0
 CUDA_RUNTIME=12.9.79
 DIR=.run/perf_analyzer
@@ -18,8 +19,7 @@ install() {
     echo "$WRAPPER"
     return 0
   fi
-  dpkg -s libb64-0d >/dev/null 2>&1 ||
-    { apt-get install -y -q libb64-0d || { apt-get update -q && apt-get install -y -q libb64-0d; }; } >/dev/null
+  dpkg -s libb64-0d >/dev/null 2>&1 || apt_install /dev/null libb64-0d
   mkdir -p "$DIR/wheels"
   "$PY" -m pip download -q --no-deps --only-binary=:all: -d "$DIR/wheels" \
     "tritonclient[http]==$TRITONCLIENT" "nvidia-cuda-runtime-cu12==$CUDA_RUNTIME" 2>&1 |

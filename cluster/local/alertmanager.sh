@@ -10,6 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$(dirname "$0")/terminate.sh"
+source "$(dirname "$0")/debian.sh"
 AM_PORT=${AM_PORT:-9093}
 AM_RECEIVER_PORT=${AM_RECEIVER_PORT:-9095}
 AM_DIR=$RUN_DIR/alertmanager
@@ -39,13 +40,8 @@ ensure_installed() {
   [[ -n $AM_BIN ]] && command -v amtool >/dev/null && return 0
   # Debian's package (Alertmanager and amtool); on a systemd host it also enables a
   # system-wide Alertmanager on :9093, which then holds the default AM_PORT.
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "alertmanager not found; installing Debian's package" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    { apt-get install -y -q prometheus-alertmanager ||
-      { apt-get update -q && apt-get install -y -q prometheus-alertmanager; }; } \
-      >"$RUN_DIR/alertmanager-install.log" 2>&1 || true
-  fi
+  echo "alertmanager not found; installing Debian's package" >&2
+  apt_install "$RUN_DIR/alertmanager-install.log" prometheus-alertmanager || true
   AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
   [[ -n $AM_BIN ]] && command -v amtool >/dev/null
 }

@@ -8,6 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$(dirname "$0")/terminate.sh"
+source "$(dirname "$0")/debian.sh"
 PROM_PORT=${PROM_PORT:-9090}
 PROM_SCRAPE_INTERVAL=${PROM_SCRAPE_INTERVAL:-5s}
 PROM_RETENTION=${PROM_RETENTION:-7d}
@@ -32,12 +33,8 @@ ensure_installed() {
   command -v prometheus >/dev/null && return 0
   # Debian's package; on a systemd host it also enables a system-wide Prometheus on
   # :9090, which then holds the default PROM_PORT.
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "prometheus not found; installing Debian's package" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    { apt-get install -y -q prometheus || { apt-get update -q && apt-get install -y -q prometheus; }; } \
-      >"$RUN_DIR/prometheus-install.log" 2>&1 || true
-  fi
+  echo "prometheus not found; installing Debian's package" >&2
+  apt_install "$RUN_DIR/prometheus-install.log" prometheus || true
   command -v prometheus >/dev/null
 }
 

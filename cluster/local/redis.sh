@@ -10,6 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$(dirname "$0")/terminate.sh"
+source "$(dirname "$0")/debian.sh"
 REDIS_DIR=$RUN_DIR/redis
 CONF=$REDIS_DIR/redis.conf
 PID_FILE=$REDIS_DIR/redis.pid
@@ -27,12 +28,8 @@ ensure_installed() {
   command -v redis-server >/dev/null && return 0
   # Debian's package; on a systemd host it also enables a system-wide Redis on :6379,
   # which is why REDIS_PORT is never 6379 (the GCS's RAY_PORT, too).
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "redis-server not found; installing Debian's package" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    { apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }; } \
-      >"$RUN_DIR/redis-install.log" 2>&1 || true
-  fi
+  echo "redis-server not found; installing Debian's package" >&2
+  apt_install "$RUN_DIR/redis-install.log" redis-server || true
   command -v redis-server >/dev/null
 }
 
