@@ -115,10 +115,10 @@ bench: bootstrap
 # Text generation alone (benchmarks/generation.py, ~3 min): the one-sequence generator and
 # continuous batching in-process, and this app's generator over HTTP on a private cluster.
 bench-generation: bootstrap models
-	$(BIN)/python -m benchmarks.generation --markdown benchmarks/RESULTS-generation.md
+	$(BIN)/python -m benchmarks.generation --results benchmarks/RESULTS.md
 
 bench-peers: bootstrap
-	NAIVE=0 PEERS=1 COLD_START=0 CONCURRENCY=$${CONCURRENCY:-1,16,32} \
+	NAIVE=0 PEERS=1 COLD_START=0 GENERATION=0 CONCURRENCY=$${CONCURRENCY:-1,16,32} \
 	  RESULTS=$${RESULTS:-benchmarks/RESULTS-peers.md} OUT_DIR=$${OUT_DIR:-benchmarks/out/peers} \
 	  benchmarks/run_cpu.sh
 

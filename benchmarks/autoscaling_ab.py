@@ -26,7 +26,6 @@ import asyncio
 import copy
 import itertools
 import json
-import re
 import shutil
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import httpx
 import numpy as np
 
 from benchmarks.replica_metrics import healthy_replicas
+from benchmarks.results import write_section
 from benchmarks.workload import synthetic_texts
 
 POLICIES = ("default", "slo")
@@ -230,17 +230,6 @@ def render(rows: list[dict[str, Any]], target_ms: float, command: str, schedule:
     return "\n".join(lines) + "\n"
 
 
-def write_section(results_md: Path, section: str) -> None:
-    """Replace (or append) the A/B section; every other line of RESULTS.md stays."""
-    text = results_md.read_text() if results_md.exists() else ""
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results_md.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--schedule", default="4:30,32:90,4:90")
@@ -269,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(rows, target_ms, command, args.schedule)
     print(section)
     if args.results:
-        write_section(args.results, section)
+        write_section(args.results, SECTION, section)
     return 0
 
 

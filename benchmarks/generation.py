@@ -8,10 +8,18 @@ side in one run:
       ceiling of (c);
   (c) ``http``: serve_config.yaml's generator through the ingress over HTTP (streamed
       /v1/completions), on a private cluster (tests/support/live_cluster.py's, as
-      benchmarks/autoscaling_ab.py uses it).
+      benchmarks/autoscaling_ab.py uses it);
+  (d) ``http-sequential``: (a) behind the same HTTP path, today's generator as a client
+      saw it (issue 15 measured it on `make up`: ~607 tokens/s at 16).
+
+``--stream-interval N`` sets the continuous engine's ``stream_interval`` for (b) and (c)
+(default: serve_config.yaml's).
 
     .venv/bin/python -m benchmarks.generation --out benchmarks/out/generation.json \\
-        --markdown benchmarks/RESULTS-generation.md      # make bench-generation
+        --results benchmarks/RESULTS.md      # make bench-generation; make bench runs it too
+
+It writes RESULTS.md's "Text generation" section (benchmarks/results.py: the rest of the
+file stays).
 
 Per set-up and concurrency: output tokens/s, time to first token p50/p99 and inter-token
 latency p50/p99 (gaps between a stream's chunks over the tokens they carry). The model is
@@ -24,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,6 +40,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+
+from benchmarks.results import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = " ".join(["The quick brown fox jumps over the lazy dog."] * 3)
@@ -97,7 +108,8 @@ def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> list[R
         engine=engine,
         max_new_tokens_limit=1024,
         max_prompt_tokens=512,
-        batching={"max_num_seqs": max(args.concurrency)},
+        batching={"max_num_seqs": max(args.concurrency)}
+        | ({} if args.stream_interval is None else {"stream_interval": args.stream_interval}),
     )
     gen = cast(Any, TextGenerator).func_or_class(gen_args)
     request = GenerateRequest(
@@ -128,7 +140,7 @@ def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> list[R
     return runs
 
 
-def over_http(args: argparse.Namespace) -> list[Run]:
+def over_http(args: argparse.Namespace, engine: str = "continuous") -> list[Run]:
     import httpx
 
     from tests.support.live_cluster import GENERATOR, base_config, deployment, start_cluster
@@ -141,6 +153,10 @@ def over_http(args: argparse.Namespace) -> list[Run]:
         for key in ("predictors", "multiplexed"):
             app["args"].pop(key, None)
         app["args"]["models"] = []
+        for gen in app["args"]["generators"]:
+            gen["engine"] = engine
+            if args.stream_interval is not None:
+                gen.setdefault("batching", {})["stream_interval"] = args.stream_interval
         app["args"]["rate_limits"] = {"default": None}
         app["deployments"] = [deployment(app, "Ingress"), deployment(app, GENERATOR)]
         return {**cfg, "applications": [app]}
@@ -151,7 +167,7 @@ def over_http(args: argparse.Namespace) -> list[Run]:
     runs = []
     try:
         for c in args.concurrency:
-            run = Run("http", c)
+            run = Run("http" if engine == "continuous" else f"http-{engine}", c)
 
             async def main(run: Run = run, c: int = c) -> None:
                 limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
@@ -190,15 +206,25 @@ def over_http(args: argparse.Namespace) -> list[Run]:
     return runs
 
 
+SECTION = "## Text generation"
+
+
 def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     by = {(r["setup"], r["concurrency"]): r for r in results}
+    command = " ".join(["python -m benchmarks.generation", *(args.argv or [])])
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        "# Text generation (benchmarks/generation.py)",
+        SECTION,
         "",
-        f"Command: `.venv/bin/python -m benchmarks.generation` (prompt {len(PROMPT)} chars, "
-        f"{args.tokens} output tokens per request with ignore_eos, closed loop, "
-        f"{args.duration:g} s per point after {args.warmup:g} s warm-up, greedy, one torch "
-        "thread, the demo tiny-gpt2).",
+        f"`{command}` (benchmarks/generation.py; `make bench-generation`): prompt "
+        f"{len(PROMPT)} chars, {args.tokens} output tokens per request with ignore_eos, "
+        f"closed loop, {args.duration:g} s per point after {args.warmup:g} s warm-up, "
+        f"greedy, one torch thread, model {args.model_dir.name} on {args.device}; {when}. "
+        "sequential / continuous: the engines in-process (no serving layer; continuous is "
+        "the ceiling of http). http: serve_config.yaml's generator through the ingress, "
+        "streamed /v1/completions; http-sequential: the one-sequence-per-step generator "
+        "behind the same path (today's before continuous batching). Client and servers "
+        "share the 2 cores.",
         "",
         "| setup | c | tokens/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -213,9 +239,17 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{f(r['ttft_p50_ms'])} | {f(r['ttft_p99_ms'])} | {f(r['itl_p50_ms'])} | "
             f"{f(r['itl_p99_ms'])} |"
         )
-    lines += ["", "Goals:", ""]
+    lines += [
+        "",
+        "Goals (issue 15): tokens/s at c=16 >= 5x today's generator and >= 70% of the "
+        "in-process ceiling; c=1 tokens/s and TTFT within 10% of today's; TTFT p99 <= 3x "
+        "p50 at c=16.",
+        "",
+    ]
     for c in args.concurrency:
-        seq, cont, http = (by.get((s, c)) for s in ("sequential", "continuous", "http"))
+        seq, cont, http, http_seq = (
+            by.get((s, c)) for s in ("sequential", "continuous", "http", "http-sequential")
+        )
         if seq and cont and seq["tokens_per_s"] and cont["tokens_per_s"]:
             parts = [
                 f"c={c}: continuous/sequential {cont['tokens_per_s'] / seq['tokens_per_s']:.2f}x"
@@ -223,6 +257,12 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             if http:
                 parts.append(f"http/sequential {http['tokens_per_s'] / seq['tokens_per_s']:.2f}x")
                 parts.append(f"http/continuous {http['tokens_per_s'] / cont['tokens_per_s']:.0%}")
+                if http_seq and http_seq["tokens_per_s"]:
+                    ratio = http["tokens_per_s"] / http_seq["tokens_per_s"]
+                    parts.append(f"http/http-sequential {ratio:.2f}x")
+                    if http_seq["ttft_p50_ms"] and http["ttft_p50_ms"]:
+                        ttft = http["ttft_p50_ms"] / http_seq["ttft_p50_ms"]
+                        parts.append(f"TTFT p50 http/http-sequential {ttft:.2f}x")
                 if http["ttft_p50_ms"]:
                     parts.append(
                         f"http TTFT p99/p50 {http['ttft_p99_ms'] / http['ttft_p50_ms']:.2f}"
@@ -239,15 +279,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--setups", default="sequential,continuous,http")
+    parser.add_argument("--setups", default="sequential,continuous,http,http-sequential")
+    parser.add_argument("--stream-interval", type=int, default=None)
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model_repository" / "tiny-gpt2")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     parser.add_argument(
         "--dtype", choices=["auto", "float32", "float16", "bfloat16"], default="auto"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/generation.json")
-    parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--results", type=Path, default=None, help="RESULTS.md to write into")
     args = parser.parse_args(argv)
+    args.argv = argv if argv is not None else sys.argv[1:]
     setups = args.setups.split(",")
     runs: list[Run] = []
     for engine in ("sequential", "continuous"):
@@ -255,12 +297,15 @@ def main(argv: list[str] | None = None) -> None:
             runs += in_process(engine, args.model_dir, args)
     if "http" in setups:
         runs += over_http(args)
+    if "http-sequential" in setups:
+        runs += over_http(args, engine="sequential")
     results = [r.summary() for r in runs]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    if args.markdown:
-        args.markdown.write_text(markdown(results, args))
-        print(args.markdown.read_text())
+    section = markdown(results, args)
+    print(section)
+    if args.results:
+        write_section(args.results, SECTION, section)
 
 
 if __name__ == "__main__":

@@ -384,7 +384,8 @@ def main(argv: list[str] | None = None) -> None:
         section["runs"] = {label: _load(path) for label, path in section["runs"].items()}
     plan["cold_start"] = _load(plan.get("cold_start"))
     plan["cpu_cost"] = {label: _load(path) for label, path in (plan.get("cpu_cost") or {}).items()}
-    args.out.write_text(render(plan))
+    old = args.out.read_text() if args.out.exists() else ""
+    args.out.write_text(results.keep_own_sections(old, render(plan)))
     if args.plot_dir:
         args.plot_dir.mkdir(parents=True, exist_ok=True)
         for i, section in enumerate(plan["sections"]):

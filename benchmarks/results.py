@@ -1,10 +1,16 @@
 """One loadgen run's output: the step table it prints, the JSON results file and the
-throughput/p99 plot. report.py reuses the table and the plot for RESULTS.md."""
+throughput/p99 plot. report.py reuses the table and the plot for RESULTS.md.
+
+Also the sections of RESULTS.md that other benchmarks own (autoscaling_ab.py,
+generation.py, soak.py): each replaces its own section and leaves the rest, and
+report.py's rewrite of the file keeps them.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -101,3 +107,30 @@ def plot(runs: dict[str, list[dict]], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+# Sections of RESULTS.md written by their own benchmark, not by report.py.
+OWN_SECTIONS = ("## Autoscaling policy A/B", "## Text generation", "## Soak")
+
+
+def _section_pattern(heading: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+
+
+def write_section(results_md: Path, heading: str, section: str) -> None:
+    """Replace (or append) the section under ``heading``; every other line stays."""
+    assert section.startswith(heading + "\n"), "the section starts with its heading"
+    text = results_md.read_text() if results_md.exists() else ""
+    pattern = _section_pattern(heading)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    results_md.write_text(text.rstrip("\n") + "\n")
+
+
+def keep_own_sections(old: str, new: str) -> str:
+    """``new`` (report.py's RESULTS.md) with the OWN_SECTIONS of ``old`` appended, so
+    `make bench` does not erase what `make soak` or the A/B wrote."""
+    kept = [m.group(0).rstrip("\n") for h in OWN_SECTIONS if (m := _section_pattern(h).search(old))]
+    return "\n\n".join([new.rstrip("\n"), *kept]) + "\n"

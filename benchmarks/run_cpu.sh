@@ -28,6 +28,7 @@
 #   RAW_TEXTS (512)  CPU_REQUESTS (300)  PROFILE_SECONDS (10)  COLD_START (1)  OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
 #   PEERS (1 on CPU: the Infinity section; installs it into its own venv the first time)
 #   BENCH_NOTE (a line added to RESULTS.md's notes)
+#   GENERATION (1: then benchmarks/generation.py into RESULTS.md's "Text generation")
 #   BACKEND, QUANTIZE (this app's models[].backend / quantize instead of serve_config.yaml's)
 #   NAIVE (1; 0 = the peers comparison only: raw ceiling, Infinity, this app; no naive app,
 #   CPU cost, call-coalescing A/B or floor; Infinity is then the ratios' baseline)
@@ -72,6 +73,7 @@ PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 REPLICA_THREADS=${REPLICA_THREADS:-1}
 PEERS=${PEERS:-1}
 NAIVE=${NAIVE:-1}
+GENERATION=${GENERATION:-1}
 OUT_DIR=${OUT_DIR:-$ROOT/benchmarks/out}
 RESULTS=${RESULTS:-$ROOT/benchmarks/RESULTS.md}
 mkdir -p "$OUT_DIR"
@@ -411,3 +413,10 @@ cat >"$OUT_DIR/plan.json" <<JSON
 }
 JSON
 "$PY" -m benchmarks.report --plan "$OUT_DIR/plan.json" --out "$RESULTS" --plot-dir "$OUT_DIR"
+# 6. Text generation (benchmarks/generation.py, ~4 min, its own private clusters): the
+# one-sequence generator against continuous batching, in-process and over HTTP, into
+# RESULTS.md's "Text generation" section.
+if [[ $GENERATION == 1 ]]; then
+  echo "== text generation (benchmarks/generation.py)"
+  "$PY" -m benchmarks.generation --out "$OUT_DIR/generation.json" --results "$RESULTS"
+fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The soak (benchmarks/soak.py) in one command: mixed traffic for SOAK_DURATION seconds
 # (default 1800), RSS of every Serve process each SOAK_SAMPLE_EVERY seconds (60), then
-# soak.json, soak_rss.png and SOAK.md (the verdict) in SOAK_OUT (benchmarks/soak).
+# soak.json, soak_rss.png and SOAK.md (the verdict) in SOAK_OUT (benchmarks/soak), and the
+# verdict into SOAK_RESULTS' (benchmarks/RESULTS.md) "Soak" section.
 #   default          a private cluster (own RUN_DIR and free ports, like run_cpu.sh) running
 #                    serve_config.yaml, stopped afterwards
 #   SOAK_URL=...     the running cluster of `make up` instead (API_KEY, RUN_DIR=.run and
@@ -17,10 +18,11 @@ SOAK_DURATION=${SOAK_DURATION:-1800}
 SOAK_SAMPLE_EVERY=${SOAK_SAMPLE_EVERY:-60}
 SOAK_CONCURRENCY=${SOAK_CONCURRENCY:-8}
 SOAK_OUT=${SOAK_OUT:-$ROOT/benchmarks/soak}
+SOAK_RESULTS=${SOAK_RESULTS:-$ROOT/benchmarks/RESULTS.md} # its "Soak" section
 soak() { # URL RUN_DIR METRICS_URL
   "$PY" -m benchmarks.soak --url "$1" --run-dir "$2" --metrics-url "$3" \
     --duration "$SOAK_DURATION" --sample-every "$SOAK_SAMPLE_EVERY" \
-    --concurrency "$SOAK_CONCURRENCY" --out-dir "$SOAK_OUT"
+    --concurrency "$SOAK_CONCURRENCY" --out-dir "$SOAK_OUT" --results "$SOAK_RESULTS"
 }
 
 if [[ -n ${SOAK_URL:-} ]]; then

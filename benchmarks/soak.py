@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from benchmarks.cpu_cost import cluster_processes
+from benchmarks.results import write_section
 from benchmarks.workload import synthetic_texts
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -254,10 +255,22 @@ def plot(result: dict[str, Any], out: Path) -> None:
     plt.close(fig)
 
 
-def markdown(result: dict[str, Any]) -> str:
+SECTION = "## Soak"
+
+
+def markdown(result: dict[str, Any], section: bool = False) -> str:
+    """SOAK.md, or with ``section`` RESULTS.md's "Soak" section (the plot's path then
+    relative to benchmarks/)."""
     cfg, v = result["config"], result["verdict"]
+    title = f"{cfg['duration_s'] / 60:.1f} min, {cfg['concurrency']} in flight"
+    env = ", ".join(f"{k}={val}" for k, val in sorted(cfg.get("env", {}).items()))
     lines = [
-        f"# Soak: {cfg['duration_s'] / 60:.1f} min, {cfg['concurrency']} in flight",
+        *(
+            [SECTION, "", f"`make soak` (benchmarks/run_soak.sh, soak.py): {title}"]
+            if section
+            else [f"# Soak: {title}"]
+        ),
+        *([f"Environment: {env}."] if env else []),
         "",
         f"Verdict: **{'PASS' if v['passed'] else 'FAIL'}** (goal: no process grows more than "
         f"{GROWTH_GOAL:.0%} over the second half; 0 failed requests). "
@@ -285,7 +298,8 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             f"Object store use: {stores[0]:.1f} MiB at the start, {stores[-1]:.1f} at the end.",
         ]
-    lines += ["", "![RSS over time](soak_rss.png)", ""]
+    plot_path = "soak/soak_rss.png" if section else "soak_rss.png"
+    lines += ["", f"![RSS over time]({plot_path})", ""]
     return "\n".join(lines)
 
 
@@ -335,15 +349,24 @@ def main(argv: Iterable[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out-dir", type=Path, default=Path("benchmarks/soak"))
+    p.add_argument("--results", type=Path, help="RESULTS.md to write the Soak section into")
+    p.add_argument(
+        "--report-only", action="store_true", help="re-render from OUT_DIR/soak.json, no run"
+    )
     args = p.parse_args(list(argv) if argv is not None else None)
-    args.run_dir = str(Path(args.run_dir).resolve())
-    if not cluster_rss_mib(args.run_dir):
-        p.error(f"no process of a cluster with RUN_DIR={args.run_dir} found")
-    result = run(args)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
+    if args.report_only:
+        result = json.loads((args.out_dir / "soak.json").read_text())
+    else:
+        args.run_dir = str(Path(args.run_dir).resolve())
+        if not cluster_rss_mib(args.run_dir):
+            p.error(f"no process of a cluster with RUN_DIR={args.run_dir} found")
+        result = run(args)
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, args.out_dir / "soak_rss.png")
     (args.out_dir / "SOAK.md").write_text(markdown(result))
+    if args.results:
+        write_section(args.results, SECTION, markdown(result, section=True))
     print(markdown(result))
     return 0 if result["verdict"]["passed"] else 1
 

@@ -99,6 +99,15 @@ class GenerationBatching(BaseModel):
         ge=0,
         description="Most requests waiting for a slot; past it 503 with Retry-After.",
     )
+    stream_interval: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Tokens per streamed chunk after the first (vLLM's stream interval): "
+        "each chunk is one message through replica, ingress and proxy, so a larger value "
+        "trades inter-chunk latency for serving CPU under load. 1 sends what is ready "
+        "(a stream that lags the engine still gets its queued tokens in one chunk).",
+    )
 
 
 class TensorSpec(BaseModel):

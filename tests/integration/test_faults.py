@@ -1,5 +1,6 @@
 """Faults under load: a model or ingress replica is killed while requests flow; at most
-1% of requests fail and Serve has a replacement running within 30 s.
+1% of requests fail and Serve has a replacement running within 30 s. A generator replica
+killed mid-stream ends each of its streams with an error event.
 
 A separate application ("faults") runs two replicas of each deployment, so one survives
 each kill; the ingress retries a model call once when its replica dies mid-request
@@ -8,12 +9,18 @@ each kill; the ingress retries a model call once when its replica dies mid-reque
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.live_cluster import MODEL, LiveCluster, deployment, redundant_app
+from tests.support.live_cluster import GENERATOR, MODEL, LiveCluster, deployment, redundant_app
 from tests.support.load import Load
 
 APP = "faults"
@@ -90,3 +97,74 @@ def test_hung_replica_fails_its_health_check_and_is_replaced(
     )
     assert result["recovered_s"] is not None and result["recovered_s"] <= 60
     assert tail_ok and all(o.status == 200 for o in tail_ok)
+
+
+def _replica_pids(cluster: LiveCluster, app: str, name: str) -> list[int]:
+    """This cluster's replica processes of ``app``'s deployment ``name`` (by RUN_DIR)."""
+    marker = f"RUN_DIR={cluster.env['RUN_DIR']}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"ServeReplica:{app}:{name}".encode() in cmdline and marker in environ:
+            found.append(int(pid))
+    return found
+
+
+def test_generator_killed_mid_stream_ends_each_stream_with_an_error_event(
+    cluster: LiveCluster,
+) -> None:
+    """The generator replica dies (SIGKILL) while it streams three completions: each
+    stream ends with a `data: {"error": ...}` event and `data: [DONE]` (none hangs, none
+    just stops), and Serve's replacement answers again."""
+    app = cluster.config["applications"][0]["name"]
+    (pid,) = _replica_pids(cluster, app, GENERATOR)
+    payload = {"model": GENERATOR, "prompt": "Once upon a time", "max_tokens": 1000}
+    payload |= {"ignore_eos": True, "stream": True, "temperature": 0}
+    texts = [0, 0, 0]
+
+    async def stream(c: httpx.AsyncClient, i: int) -> list[str]:
+        events = []
+        async with c.stream("POST", "/v1/completions", json=payload) as r:
+            assert r.status_code == 200
+            async for line in r.aiter_lines():
+                if line.startswith("data: "):
+                    events.append(line.removeprefix("data: "))
+                    texts[i] += 1
+        return events
+
+    async def main() -> list[list[str]]:
+        async with httpx.AsyncClient(
+            base_url=cluster.base_url, headers=cluster.auth_headers(), timeout=60
+        ) as c:
+            tasks = [asyncio.create_task(stream(c, i)) for i in range(3)]
+            async with asyncio.timeout(30):
+                while min(texts) < 3:  # every stream is well under way
+                    await asyncio.sleep(0.02)
+            os.kill(pid, signal.SIGKILL)
+            async with asyncio.timeout(30):  # none hangs
+                return list(await asyncio.gather(*tasks))
+
+    streams = asyncio.run(main())
+    for events in streams:
+        assert events[-1] == "[DONE]", events[-3:]
+        error = json.loads(events[-2])
+        assert "error" in error, events[-3:]
+        assert "lost its replica mid-generation" in error["error"]["message"], error
+        assert len(events) < 1000  # cut short, not finished
+    deadline = time.monotonic() + 60
+    while True:  # the replacement serves (later tests need it too)
+        r = httpx.post(
+            f"{cluster.base_url}/v1/completions",
+            headers=cluster.auth_headers(),
+            json={"model": GENERATOR, "prompt": "Hi", "max_tokens": 4},
+            timeout=30,
+        )
+        if r.status_code == 200:
+            break
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.5)
+    print(f"\nkilled generator replica {pid} mid-stream: 3 of 3 streams ended with an error event")

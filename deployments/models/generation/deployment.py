@@ -270,7 +270,8 @@ class TextGenerator:
 
         decoder = IncrementalDecoder(lm.decode)
         stops = StopMatcher(request.stop)
-        produced = 0
+        produced = sent = 0
+        pending = ""  # text of tokens not sent yet
         last = arrived
         outcome = "error"
         logprobs: list[TokenLogprob] = []  # of tokens whose text is not sent yet
@@ -303,7 +304,11 @@ class TextGenerator:
                 for _ in range(taken - 1 if before == 0 else taken):
                     self._metrics.inter_token_gap((now - last) / taken)
                 last = now
-                if text or finish:
+                pending += text
+                if finish is None and (produced - sent < self._stream_interval() and before > 0):
+                    continue  # the first token goes at once, later ones by the interval
+                if pending or finish:
+                    text, pending, sent = pending, "", produced
                     yield GenerationChunk(
                         text=text,
                         completion_tokens=produced,
@@ -321,6 +326,9 @@ class TextGenerator:
             if batched is not None:
                 batched.done = True  # leaves the batch before its next step
             self._metrics.ended(outcome, produced, time.perf_counter() - arrived)
+
+    def _stream_interval(self) -> int:
+        return 1 if self._batcher is None else self._batcher.knobs.stream_interval
 
     def _check_lengths(self, prompt_tokens: int, request: GenerateRequest) -> None:
         limit = min(self._args.max_prompt_tokens, self._lm.context - 1)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.autoscaling_ab import SECTION, analyse, parse_schedule, render, write_section
+from benchmarks.autoscaling_ab import SECTION, analyse, parse_schedule, render
+from benchmarks.results import keep_own_sections, write_section
 
 
 def recorded() -> dict[str, Any]:
@@ -52,9 +53,25 @@ def test_schedule_parsing() -> None:
 def test_section_is_replaced_in_place(tmp_path: Path) -> None:
     results = tmp_path / "RESULTS.md"
     results.write_text(f"# Results\n\nintro\n\n{SECTION}\n\nold\n\n## Later\n\nkept\n")
-    write_section(results, f"{SECTION}\n\nnew\n")
+    write_section(results, SECTION, f"{SECTION}\n\nnew\n")
     assert results.read_text() == f"# Results\n\nintro\n\n{SECTION}\n\nnew\n\n## Later\n\nkept\n"
     other = tmp_path / "OTHER.md"
     other.write_text("# Results\n")
-    write_section(other, f"{SECTION}\n\nnew\n")
+    write_section(other, SECTION, f"{SECTION}\n\nnew\n")
     assert other.read_text() == f"# Results\n\n{SECTION}\n\nnew\n"
+
+
+def test_report_rewrite_keeps_the_sections_other_benchmarks_own() -> None:
+    """`make bench` rewrites RESULTS.md from report.py; the A/B, generation and soak
+    sections written by their own commands survive it, in order, and nothing else does."""
+    old = (
+        "# Results\n\n## Summary\n\nstale\n\n## Soak\n\nsoak verdict\n\n"
+        f"{SECTION}\n\nab table\n\n## Text generation\n\ngen table\n### sub\n\nmore\n"
+    )
+    new = keep_own_sections(old, "# Results\n\n## Summary\n\nfresh\n")
+    assert new == (
+        "# Results\n\n## Summary\n\nfresh\n\n"
+        f"{SECTION}\n\nab table\n\n## Text generation\n\ngen table\n### sub\n\nmore\n\n"
+        "## Soak\n\nsoak verdict\n"
+    )
+    assert keep_own_sections("", "# R\n") == "# R\n"

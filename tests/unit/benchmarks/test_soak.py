@@ -66,3 +66,21 @@ def test_report_and_plot_render(tmp_path: Path) -> None:
     assert "**PASS**" in text and "| model [1] | 900.0 | 1000.0 | 1030.0 | +3.0% |" in text
     plot(r, tmp_path / "soak_rss.png")
     assert (tmp_path / "soak_rss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verdict_goes_into_results_md_as_its_own_section(tmp_path: Path) -> None:
+    """`make soak` writes RESULTS.md's "Soak" section (re-rendered from soak.json with
+    --report-only), its plot linked from benchmarks/; the rest of the file stays."""
+    import json
+
+    from benchmarks import soak
+
+    r = result(end_mib=1030.0)
+    (tmp_path / "soak.json").write_text(json.dumps(r))
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n## Summary\n\nkept\n")
+    rc = soak.main(["--report-only", "--out-dir", str(tmp_path), "--results", str(results)])
+    text = results.read_text()
+    assert rc == 0 and text.startswith("# Benchmark results\n\n## Summary\n\nkept\n\n## Soak\n")
+    assert "**PASS**" in text and "![RSS over time](soak/soak_rss.png)" in text
+    assert "![RSS over time](soak_rss.png)" in (tmp_path / "SOAK.md").read_text()

@@ -221,3 +221,24 @@ def test_a_slow_reader_gets_the_queued_tokens_in_one_chunk(tiny: Path) -> None:
     cut = asyncio.run(read(1, request(PROMPTS[2], max_tokens=20, stop=[stop])))
     assert "".join(c.text for c in cut) == text[: text.index(stop)]
     assert cut[-1].finish_reason == "stop"
+
+
+def test_stream_interval_sends_tokens_in_groups(tiny: Path) -> None:
+    """``stream_interval`` (user_config, applied live): the first token goes alone, then
+    chunks of at least that many tokens, the last with whatever is left; same text."""
+    gen = replica(tiny)
+    req = request(PROMPTS[0], max_tokens=21)
+
+    async def chunks() -> list[GenerationChunk]:
+        return [c async for c in gen.generate(req)][1:]  # past the prompt_tokens chunk
+
+    one = asyncio.run(chunks())
+    gen.reconfigure({"stream_interval": 5})
+    five = asyncio.run(chunks())
+    counts = [c.completion_tokens for c in five]
+    assert counts[0] == 1 and counts[-1] == 21
+    assert all(b - a >= 5 for a, b in zip(counts, counts[1:-1], strict=False)), counts
+    assert len(five) <= 2 + 20 // 5 < len(one)
+    assert "".join(c.text for c in five) == "".join(c.text for c in one)
+    with pytest.raises(ValueError, match="stream_interval"):
+        gen.reconfigure({"stream_interval": 0})
