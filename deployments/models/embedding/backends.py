@@ -53,9 +53,11 @@ class OnnxRuntimeForward:
 
 
 # Compiled kernels OpenVINO's CPU plugin keeps, one per input shape: its default is 5,000,
-# at ~0.5 MiB each, so a replica meeting many [batch, sequence] shapes grew without a
-# visible end. 512 bounds that at ~256 MiB; past it the least recently used shapes are
-# rebuilt when they come back (a probe that re-created every kernel ran 24% slower).
+# at ~0.5 MiB each, so a replica meeting many [batch, sequence] shapes grew for as long as
+# new ones came (the soak's all-MiniLM replica: 566 -> 1,033 MiB in 4 minutes). 512 bounds
+# that at ~256 MiB; past it the least recently used shapes are rebuilt when they return
+# (benchmarks/shape_memory.py). Not by rounding shapes instead: padding sequences to a
+# multiple of 8 cost 17-31% of texts/s on this CPU (short texts most), 4 still 9-14%.
 OPENVINO_SHAPE_CACHE = 512
 
 

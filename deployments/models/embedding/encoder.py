@@ -32,8 +32,6 @@ logger = logging.getLogger(__name__)
 _TRACE_EXAMPLE = ["a short one", "a longer second text, so that the first is padded"]
 _TRACE_PROBES = [["one"], ["same length"] * 3, ["x " * 40, "y", "a b c d e f"]]
 _TRACE_TOLERANCE = 1e-4
-# Exported engines see sequence lengths rounded up to a multiple of this (see __init__).
-_SHAPE_STEP = 8
 
 
 class _LastHidden(torch.nn.Module):
@@ -94,14 +92,6 @@ class SentenceEncoder:
             max_seq_length or int(st_config.get("max_seq_length", model_limit)), model_limit
         )
         self.dimensions = int(config.hidden_size)
-        # The exported engines cache compiled kernels per input shape: OpenVINO's CPU
-        # plugin kept ~0.5 MiB for each [batch, sequence] it met (the soak's all-MiniLM
-        # replica grew 566 -> 1,033 MiB in 4 minutes). Rounding the sequence up to a
-        # multiple of 8 cuts the shapes eightfold, for under 4 padded positions a row
-        # (attention masks them; pooling skips them).
-        self.pad_to_multiple_of = (
-            _SHAPE_STEP if backend != "torch" and self.max_seq_length % _SHAPE_STEP == 0 else None
-        )
         self._forward = self._eager
         self.traced = False
         if backend == "torch":
@@ -128,15 +118,11 @@ class SentenceEncoder:
                 padding=True,
                 truncation=self.truncate,
                 max_length=self.max_seq_length if self.truncate else None,
-                pad_to_multiple_of=self.pad_to_multiple_of,
                 return_tensors="pt",
             )
         else:  # token ids among them: every item as ids, then padded together
             batch = self.tokenizer.pad(
-                {"input_ids": self._input_ids(items)},
-                padding=True,
-                pad_to_multiple_of=self.pad_to_multiple_of,
-                return_tensors="pt",
+                {"input_ids": self._input_ids(items)}, padding=True, return_tensors="pt"
             )
             if "token_type_ids" in self.tokenizer.model_input_names:
                 batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])

@@ -489,3 +489,22 @@ def test_report_shows_cpu_per_role_and_the_replicas_profile() -> None:
     assert "| doing |" not in report.render(
         {"command": "x", "sections": [], "cpu_cost": {"t": cost}}
     )
+
+
+def test_shape_memory_runs_each_variant_in_its_own_process(tmp_path: Path) -> None:
+    """benchmarks/shape_memory.py on the exported model `make models` writes (as make test
+    runs it): every variant reports RSS at the start and every N calls."""
+    import json
+
+    from benchmarks import shape_memory
+
+    out = tmp_path / "shape.json"
+    variants = ["--variants", "default,capped"]
+    shape_memory.main(
+        ["--calls", "4", "--every", "2", "--max-batch", "2", *variants, "--json", str(out)]
+    )
+    runs = json.loads(out.read_text())
+    assert [r["variant"] for r in runs] == ["default", "capped"]
+    for r in runs:
+        assert [i for i, _ in r["rss_mib"]] == [0, 2, 4]
+        assert all(mib > 50 for _, mib in r["rss_mib"]) and r["seconds"] > 0

@@ -89,25 +89,6 @@ def test_batching_does_not_change_results(backend: str, export_dir: Path) -> Non
     np.testing.assert_allclose(together, alone, atol=1e-4)
 
 
-@pytest.mark.parametrize("backend", ["onnx", "openvino"])
-def test_exported_engines_see_few_shapes(backend: str, export_dir: Path) -> None:
-    """Sequence lengths are rounded up to a multiple of 8 for the exported engines (they
-    cache kernels per shape: OpenVINO's grew the soak's replica by ~0.5 MiB a shape), with
-    the same vectors and token counts as the exact length, text and token-id inputs alike."""
-    enc = _encoder(backend, "none", export_dir)
-    for texts in (["hi"], ["a b c d e f g h i"], ["hi", "x " * 30]):
-        assert enc._tokenize(texts)["input_ids"].shape[1] % 8 == 0
-    assert enc._tokenize([[7592, 2088]])["input_ids"].shape[1] == 8
-    enc.pad_to_multiple_of = None
-    exact = enc.encode(SENTENCES)
-    assert enc._tokenize(["hi"])["input_ids"].shape[1] == 3
-    enc.pad_to_multiple_of = 8
-    rounded = enc.encode(SENTENCES)
-    np.testing.assert_allclose(rounded.vectors, exact.vectors, atol=1e-5)
-    assert rounded.token_counts == exact.token_counts
-    assert SentenceEncoder.load(SOURCE, device="cpu").pad_to_multiple_of is None  # torch
-
-
 def test_missing_export_says_how_to_make_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make models"):
         load_forward("onnx", tmp_path / ONNX_FILE, 1)
