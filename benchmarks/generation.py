@@ -56,6 +56,10 @@ class Run:
     requests: int = 0
     ttft: list[float] = field(default_factory=list)
     itl: list[float] = field(default_factory=list)
+    made: int = 0  # every token of the point, warm-up and tail included
+    # http: CPU milliseconds per output token of each process role (cpu_cost.py's roles),
+    # and of this client
+    cpu_ms_per_token: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         def pct(xs: list[float], q: float) -> float | None:
@@ -70,6 +74,7 @@ class Run:
             "ttft_p99_ms": pct(self.ttft, 99),
             "itl_p50_ms": pct(self.itl, 50),
             "itl_p99_ms": pct(self.itl, 99),
+            "cpu_ms_per_token": self.cpu_ms_per_token,
         }
 
 
@@ -84,6 +89,7 @@ async def closed_loop(run: Run, one: Any, duration: float, warmup: float) -> Non
             sent = time.perf_counter()
             tokens, ttft, gaps = await one()
             done = time.perf_counter()
+            run.made += tokens
             if sent >= begin and done <= end:
                 run.requests += 1
                 run.tokens += tokens
@@ -143,6 +149,7 @@ def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> list[R
 def over_http(args: argparse.Namespace, engine: str = "continuous") -> list[Run]:
     import httpx
 
+    from benchmarks.cpu_cost import cpu_by_role
     from tests.support.live_cluster import GENERATOR, base_config, deployment, start_cluster
 
     def config(port: int) -> dict[str, Any]:
@@ -198,7 +205,12 @@ def over_http(args: argparse.Namespace, engine: str = "continuous") -> list[Run]
 
                     await closed_loop(run, one, args.duration, args.warmup)
 
+            before, client = cpu_by_role(cluster.env["RUN_DIR"]), time.process_time()
             asyncio.run(main())
+            after, client = cpu_by_role(cluster.env["RUN_DIR"]), time.process_time() - client
+            if run.made:
+                used = {r: after[r] - before.get(r, 0.0) for r in after} | {"client": client}
+                run.cpu_ms_per_token = {r: 1000 * v / run.made for r, v in sorted(used.items())}
             print(json.dumps(run.summary()), flush=True)
             runs.append(run)
     finally:
@@ -239,6 +251,26 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{f(r['ttft_p50_ms'])} | {f(r['ttft_p99_ms'])} | {f(r['itl_p50_ms'])} | "
             f"{f(r['itl_p99_ms'])} |"
         )
+    cpu_rows = [r for r in results if r.get("cpu_ms_per_token")]
+    if cpu_rows:
+        roles = sorted({role for r in cpu_rows for role in r["cpu_ms_per_token"]})
+        lines += [
+            "",
+            "Over HTTP, CPU milliseconds per output token by process (cpu_cost.py's roles "
+            "from /proc, the load generator from its own process time; model includes the "
+            "engine's steps).",
+            "",
+            "| setup | c | " + " | ".join(roles) + " | total |",
+            "| --- | --- |" + " ---: |" * (len(roles) + 1),
+        ]
+        for r in cpu_rows:
+            cpu = r["cpu_ms_per_token"]
+            cells = [f"{cpu.get(role, 0.0):.3f}" for role in roles]
+            lines.append(
+                f"| {r['setup']} | {r['concurrency']} | "
+                + " | ".join(cells)
+                + f" | {sum(cpu.values()):.3f} |"
+            )
     lines += [
         "",
         "Goals (issue 15): tokens/s at c=16 >= 5x today's generator and >= 70% of the "

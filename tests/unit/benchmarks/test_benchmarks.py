@@ -508,3 +508,40 @@ def test_shape_memory_runs_each_variant_in_its_own_process(tmp_path: Path) -> No
     for r in runs:
         assert [i for i, _ in r["rss_mib"]] == [0, 2, 4]
         assert all(mib > 50 for _, mib in r["rss_mib"]) and r["seconds"] > 0
+
+
+def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
+    import argparse
+
+    from benchmarks import generation
+
+    def row(setup: str, c: int, tps: float, ttft: float, cpu: dict | None = None) -> dict:
+        return {
+            "setup": setup,
+            "concurrency": c,
+            "requests": 10,
+            "tokens_per_s": tps,
+            "ttft_p50_ms": ttft,
+            "ttft_p99_ms": 2 * ttft,
+            "itl_p50_ms": 1.0,
+            "itl_p99_ms": 2.0,
+            "cpu_ms_per_token": cpu or {},
+        }
+
+    results = [
+        row("sequential", 16, 500, 30),
+        row("continuous", 16, 4000, 20),
+        row("http", 16, 2000, 40, {"model": 0.25, "ingress": 0.125, "client": 0.125}),
+        row("http-sequential", 16, 400, 50, {"model": 1.0}),
+    ]
+    args = argparse.Namespace(
+        tokens=64, duration=8.0, warmup=2.0, concurrency=[16], argv=["--x"],
+        model_dir=Path("tiny-gpt2"), device="cpu",
+    )  # fmt: skip
+    text = generation.markdown(results, args)
+    assert text.startswith(generation.SECTION + "\n")
+    assert "`python -m benchmarks.generation --x`" in text
+    assert "| http | 16 | 0.125 | 0.125 | 0.250 | 0.500 |" in text  # client, ingress, model
+    assert "| http-sequential | 16 | 0.000 | 0.000 | 1.000 | 1.000 |" in text
+    assert "http/continuous 50%" in text and "http/http-sequential 5.00x" in text
+    assert "TTFT p50 http/http-sequential 0.80x" in text and "http TTFT p99/p50 2.00" in text
