@@ -246,8 +246,10 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         return "-" if x is None else f"{x:.1f}"
 
     for r in results:
+        # No request both started after the warm-up and ended inside the window.
+        tps = f"{r['tokens_per_s']:.0f}" if r["requests"] else "none ended in the window"
         lines.append(
-            f"| {r['setup']} | {r['concurrency']} | {r['tokens_per_s']:.0f} | "
+            f"| {r['setup']} | {r['concurrency']} | {tps} | "
             f"{f(r['ttft_p50_ms'])} | {f(r['ttft_p99_ms'])} | {f(r['itl_p50_ms'])} | "
             f"{f(r['itl_p99_ms'])} |"
         )

@@ -533,6 +533,7 @@ def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
         row("continuous", 16, 4000, 20),
         row("http", 16, 2000, 40, {"model": 0.25, "ingress": 0.125, "client": 0.125}),
         row("http-sequential", 16, 400, 50, {"model": 1.0}),
+        row("http-sequential", 32, 0, 50) | {"requests": 0},
     ]
     args = argparse.Namespace(
         tokens=64, duration=8.0, warmup=2.0, concurrency=[16], argv=["--x"],
@@ -545,3 +546,4 @@ def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
     assert "| http-sequential | 16 | 0.000 | 0.000 | 1.000 | 1.000 |" in text
     assert "http/continuous 50%" in text and "http/http-sequential 5.00x" in text
     assert "TTFT p50 http/http-sequential 0.80x" in text and "http TTFT p99/p50 2.00" in text
+    assert "| http-sequential | 32 | none ended in the window |" in text
