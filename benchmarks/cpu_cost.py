@@ -137,7 +137,7 @@ async def _drive(
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as c:
         for _ in range(min(20, requests)):  # warm connections and replicas
             (await c.post("/v1/embeddings", json=body)).raise_for_status()
-        queue = iter(range(requests)) if until is None else iter(lambda: until(), True)
+        queue = iter(range(requests)) if until is None else iter(until, True)
 
         async def worker() -> None:
             for _ in queue:
@@ -153,7 +153,7 @@ def replica_pids(run_dir: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for pid, cmdline, _ in cluster_processes(run_dir, "stat"):
         role = _role(cmdline)
-        if role in ("model", "ingress") and "ServeReplica:" in cmdline:
+        if role in ("model", "ingress"):  # Serve replicas only (_role)
             found.setdefault(role, pid)
     return found
 

@@ -280,21 +280,21 @@ class TextGenerator:
             while finish is None:
                 ready = await next_tokens()
                 now = time.perf_counter()
-                before, text = produced, ""
+                before = produced
                 for token, logprob in ready:
                     if logprob is not None:
                         logprobs.append(logprob)
                     produced += 1
                     if token in eos_ids:
                         finish = "stop"
-                        text += stops.feed(decoder.flush()) + stops.flush()
+                        pending += stops.feed(decoder.flush()) + stops.flush()
                     else:
-                        text += stops.feed(decoder.add(token))
+                        pending += stops.feed(decoder.add(token))
                         if stops.stopped:
                             finish = "stop"
                         elif produced >= request.max_tokens:
                             finish = "length"
-                            text += stops.feed(decoder.flush()) + stops.flush()
+                            pending += stops.feed(decoder.flush()) + stops.flush()
                     if finish is not None:
                         break  # tokens the engine queued past a stop are not sent
                 # Tokens that came together share the gap since the previous chunk.
@@ -304,7 +304,6 @@ class TextGenerator:
                 for _ in range(taken - 1 if before == 0 else taken):
                     self._metrics.inter_token_gap((now - last) / taken)
                 last = now
-                pending += text
                 if finish is None and (produced - sent < self._stream_interval() and before > 0):
                     continue  # the first token goes at once, later ones by the interval
                 if pending or finish:
