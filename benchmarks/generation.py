@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -47,24 +49,45 @@ ROOT = Path(__file__).resolve().parents[1]
 PROMPT = " ".join(["The quick brown fox jumps over the lazy dog."] * 3)
 
 
+# What one request reports: (time, tokens) of each delivery, its TTFT, and its inter-token
+# gaps (a gap per token, a delivery's gap shared by the tokens it carried).
+Events = list[tuple[float, float]]
+One = Callable[[], Awaitable[tuple[Events, float, list[float]]]]
+# Runs one measured window of a set-up at a concurrency: (concurrency, seconds, warm-up).
+Point = Callable[[int, float, float], "Run"]
+
+
 @dataclass
 class Run:
     setup: str
     concurrency: int
     seconds: float = 0.0
-    tokens: int = 0
-    requests: int = 0
+    tokens: float = 0.0  # tokens delivered inside the measured windows
+    requests: int = 0  # requests that ended inside them
+    # of requests that started after a warm-up and ended inside its window
     ttft: list[float] = field(default_factory=list)
     itl: list[float] = field(default_factory=list)
-    made: int = 0  # every token of the point, warm-up and tail included
-    # http: CPU milliseconds per output token of each process role (cpu_cost.py's roles),
-    # and of this client
-    cpu_ms_per_token: dict[str, float] = field(default_factory=dict)
+    made: float = 0.0  # every token of the points, warm-ups and tails included
+    # http: CPU seconds of each process role (cpu_cost.py's roles) and of this client,
+    # over the same points as ``made``
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: Run) -> None:
+        """Pool another window of the same set-up and concurrency into this one."""
+        self.seconds += other.seconds
+        self.tokens += other.tokens
+        self.requests += other.requests
+        self.ttft += other.ttft
+        self.itl += other.itl
+        self.made += other.made
+        for role, used in other.cpu_s.items():
+            self.cpu_s[role] = self.cpu_s.get(role, 0.0) + used
 
     def summary(self) -> dict[str, Any]:
         def pct(xs: list[float], q: float) -> float | None:
             return float(np.percentile(xs, q) * 1000) if xs else None
 
+        cpu = {r: 1000 * v / self.made for r, v in sorted(self.cpu_s.items())} if self.made else {}
         return {
             "setup": self.setup,
             "concurrency": self.concurrency,
@@ -74,33 +97,47 @@ class Run:
             "ttft_p99_ms": pct(self.ttft, 99),
             "itl_p50_ms": pct(self.itl, 50),
             "itl_p99_ms": pct(self.itl, 99),
-            "cpu_ms_per_token": self.cpu_ms_per_token,
+            "cpu_ms_per_token": cpu,
         }
 
 
-async def closed_loop(run: Run, one: Any, duration: float, warmup: float) -> None:
-    """``run.concurrency`` workers, each sending its next request when the last ended;
-    what ends after ``warmup`` and before ``warmup + duration`` is counted."""
+async def closed_loop(run: Run, one: One, duration: float, warmup: float) -> None:
+    """``run.concurrency`` workers, each sending its next request when the last ended.
+    Throughput counts the tokens delivered between ``warmup`` and ``warmup + duration``
+    (whenever their request started or ends: counting whole requests only would drop the
+    ones that straddle an edge, a bias of latency / window against the slower set-up);
+    latencies come from requests that started after the warm-up and ended in the window."""
     start = time.perf_counter()
     begin, end = start + warmup, start + warmup + duration
 
     async def worker() -> None:
         while time.perf_counter() < end:
             sent = time.perf_counter()
-            tokens, ttft, gaps = await one()
+            events, ttft, gaps = await one()
             done = time.perf_counter()
-            run.made += tokens
+            run.made += sum(n for _, n in events)
+            run.tokens += sum(n for t, n in events if begin <= t <= end)
+            run.requests += begin <= done <= end
             if sent >= begin and done <= end:
-                run.requests += 1
-                run.tokens += tokens
                 run.ttft.append(ttft)
                 run.itl += gaps
 
     await asyncio.gather(*(worker() for _ in range(run.concurrency)))
-    run.seconds = duration
+    run.seconds += duration
 
 
-def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> list[Run]:
+def window(setup: str, one: One) -> Point:
+    """A point of an in-process set-up: its closed loop on a fresh event loop."""
+
+    def point(c: int, duration: float, warmup: float) -> Run:
+        run = Run(setup, c)
+        asyncio.run(closed_loop(run, one, duration, warmup))
+        return run
+
+    return point
+
+
+def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> Point:
     from deployments.config import GeneratorArgs
     from deployments.contracts import GenerateRequest
     from deployments.models.generation.deployment import TextGenerator
@@ -122,9 +159,9 @@ def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> list[R
         prompt=PROMPT, max_tokens=args.tokens, temperature=0.0, top_p=1.0, ignore_eos=True
     )
 
-    async def one() -> tuple[int, float, list[float]]:
+    async def one() -> tuple[Events, float, list[float]]:
         sent = time.perf_counter()
-        last, ttft, gaps, tokens = sent, 0.0, [], 0
+        last, ttft, gaps, tokens, events = sent, 0.0, [], 0, []
         async for chunk in gen.generate(request):
             now = time.perf_counter()
             new = chunk.completion_tokens - tokens
@@ -134,49 +171,117 @@ def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> list[R
                 ttft = now - sent
             else:
                 gaps += [(now - last) / new] * new
+            events.append((now, float(new)))
             tokens, last = chunk.completion_tokens, now
-        return tokens, ttft, gaps
+        return events, ttft, gaps
 
-    runs = []
-    for c in args.concurrency:
-        run = Run(engine, c)
-        asyncio.run(closed_loop(run, one, args.duration, args.warmup))
-        print(json.dumps(run.summary()), flush=True)
-        runs.append(run)
-    return runs
+    return window(engine, one)
 
 
-def over_http(args: argparse.Namespace, engine: str = "continuous") -> list[Run]:
+def transformers_cb(model_dir: Path, args: argparse.Namespace) -> tuple[Point, Callable[[], None]]:
+    """Hugging Face's own continuous batching (``ContinuousBatchingManager``: paged KV
+    cache, its own generation thread), in-process with no serving layer: the engine issue
+    15 asked us to measure against our scheduler. One manager serves every point (built
+    once, as a server would); results are streamed, so TTFT and gaps are per token. The
+    point and the manager's stop."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+    from transformers.generation.configuration_utils import ContinuousBatchingConfig
+
+    from deployments.models.runtime import pick_device, pick_dtype
+
+    torch.set_num_threads(1)
+    device = pick_device(args.device)
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        model_dir, local_files_only=True, dtype=pick_dtype(args.dtype, device)
+    )
+    model = model.to(device).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    prompt: list[int] = tokenizer(PROMPT)["input_ids"]
+    most = max(args.concurrency)
+    # A cache sized for this workload (most x (prompt + tokens) in 64-token pages): the
+    # default sizing probes memory and takes ~25 s to start on this box.
+    pages = -(-most * (len(prompt) + args.tokens) // 64) + most
+    manager = model.init_continuous_batching(
+        generation_config=GenerationConfig(
+            max_new_tokens=args.tokens, do_sample=False, eos_token_id=-1
+        ),
+        continuous_batching_config=ContinuousBatchingConfig(
+            page_size=64,
+            num_blocks=pages,
+            max_batch_tokens=max(512, 4 * len(prompt)),
+            max_requests_per_batch=most,
+        ),
+    )
+    manager.start()
+
+    async def one() -> tuple[Events, float, list[float]]:
+        results: asyncio.Queue[Any] = asyncio.Queue()
+        sent = time.perf_counter()
+        rid = manager.add_request(prompt, max_new_tokens=args.tokens, streaming=True)
+        manager.register_result_handler(rid, results.put_nowait)
+        last, ttft, gaps, tokens, events = sent, 0.0, [], 0, []
+        while True:
+            out = await results.get()
+            now = time.perf_counter()
+            new = len(out.generated_tokens) - tokens
+            if new > 0:
+                if tokens == 0:
+                    ttft = now - sent
+                else:
+                    gaps += [(now - last) / new] * new
+                events.append((now, float(new)))
+                tokens, last = tokens + new, now
+            if out.is_finished():
+                return events, ttft, gaps
+
+    return window("transformers", one), lambda: manager.stop(block=True)
+
+
+def over_http(args: argparse.Namespace) -> tuple[dict[str, Point], Callable[[], None]]:
+    """One private cluster serving two generators: serve_config.yaml's (``http``) and the
+    same one with the sequential engine (``http-sequential``), so their points can take
+    turns. The points by set-up, and the cluster's stop."""
     import httpx
 
     from benchmarks.cpu_cost import cpu_by_role
     from tests.support.live_cluster import GENERATOR, base_config, deployment, start_cluster
 
+    sequential_name = f"{GENERATOR}-sequential"
+
     def config(port: int) -> dict[str, Any]:
         cfg = base_config()
         cfg["http_options"]["port"] = port
         app = cfg["applications"][0]
-        # The generator alone: no embedding or predictor replica competes for the cores.
+        # The generators alone: no embedding or predictor replica competes for the cores.
         for key in ("predictors", "multiplexed"):
             app["args"].pop(key, None)
         app["args"]["models"] = []
-        for gen in app["args"]["generators"]:
-            gen["engine"] = engine
-            if args.stream_interval is not None:
-                gen.setdefault("batching", {})["stream_interval"] = args.stream_interval
+        (gen,) = (g for g in app["args"]["generators"] if g["name"] == GENERATOR)
+        gen["engine"] = "continuous"
+        if args.stream_interval is not None:
+            gen.setdefault("batching", {})["stream_interval"] = args.stream_interval
+        sequential = {**gen, "name": sequential_name, "engine": "sequential"}
+        app["args"]["generators"] = [gen, sequential]
         app["args"]["rate_limits"] = {"default": None}
-        app["deployments"] = [deployment(app, "Ingress"), deployment(app, GENERATOR)]
+        replica = deployment(app, GENERATOR)
+        app["deployments"] = [
+            deployment(app, "Ingress"),
+            replica,
+            {**replica, "name": sequential_name},
+        ]
         return {**cfg, "applications": [app]}
 
     cluster = start_cluster(Path(tempfile.mkdtemp(prefix="rsic-bench-gen-")), config=config)
-    payload = {"model": GENERATOR, "prompt": PROMPT, "max_tokens": args.tokens}
-    payload |= {"temperature": 0, "stream": True, "ignore_eos": True}
-    runs = []
-    try:
-        for c in args.concurrency:
-            run = Run("http" if engine == "continuous" else f"http-{engine}", c)
 
-            async def main(run: Run = run, c: int = c) -> None:
+    def point_of(setup: str, model: str) -> Point:
+        payload = {"model": model, "prompt": PROMPT, "max_tokens": args.tokens}
+        payload |= {"temperature": 0, "stream": True, "ignore_eos": True}
+
+        def point(c: int, duration: float, warmup: float) -> Run:
+            run = Run(setup, c)
+
+            async def main() -> None:
                 limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
                 async with httpx.AsyncClient(
                     base_url=cluster.base_url,
@@ -185,37 +290,36 @@ def over_http(args: argparse.Namespace, engine: str = "continuous") -> list[Run]
                     limits=limits,
                 ) as client:
 
-                    async def one() -> tuple[int, float, list[float]]:
+                    async def one() -> tuple[Events, float, list[float]]:
                         sent = time.perf_counter()
-                        last, ttft, gaps, chunks = sent, 0.0, [], 0
+                        ttft, arrivals = 0.0, []
                         async with client.stream("POST", "/v1/completions", json=payload) as r:
                             r.raise_for_status()
                             async for line in r.aiter_lines():
-                                if not line.startswith("data: {"):
-                                    continue
-                                now = time.perf_counter()
-                                if chunks == 0:
-                                    ttft = now - sent
-                                else:
-                                    gaps.append(now - last)
-                                chunks, last = chunks + 1, now
-                        # Byte-level text: a chunk is a token or a few (held-back bytes).
-                        per = (len(gaps) + 1) / args.tokens
-                        return args.tokens, ttft, [g * per for g in gaps]
+                                if line.startswith("data: {"):
+                                    arrivals.append(time.perf_counter())
+                        # Byte-level text: a chunk is a token or a few (held-back bytes),
+                        # so each chunk counts as an equal share of the tokens.
+                        per = args.tokens / max(len(arrivals), 1)
+                        if arrivals:
+                            ttft = arrivals[0] - sent
+                        gaps = [(b - a) / per for a, b in itertools.pairwise(arrivals)]
+                        return [(t, per) for t in arrivals], ttft, gaps
 
-                    await closed_loop(run, one, args.duration, args.warmup)
+                    await closed_loop(run, one, duration, warmup)
 
             before, client = cpu_by_role(cluster.env["RUN_DIR"]), time.process_time()
             asyncio.run(main())
             after, client = cpu_by_role(cluster.env["RUN_DIR"]), time.process_time() - client
-            if run.made:
-                used = {r: after[r] - before.get(r, 0.0) for r in after} | {"client": client}
-                run.cpu_ms_per_token = {r: 1000 * v / run.made for r, v in sorted(used.items())}
-            print(json.dumps(run.summary()), flush=True)
-            runs.append(run)
-    finally:
-        cluster.stop()
-    return runs
+            run.cpu_s = {r: after[r] - before.get(r, 0.0) for r in after} | {"client": client}
+            return run
+
+        return point
+
+    return {
+        "http": point_of("http", GENERATOR),
+        "http-sequential": point_of("http-sequential", sequential_name),
+    }, cluster.stop
 
 
 SECTION = "## Text generation"
@@ -230,13 +334,17 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         f"`{command}` (benchmarks/generation.py; `make bench-generation`): prompt "
         f"{len(PROMPT)} chars, {args.tokens} output tokens per request with ignore_eos, "
-        f"closed loop, {args.duration:g} s per point after {args.warmup:g} s warm-up, "
-        f"greedy, one torch thread, model {args.model_dir.name} on {args.device}; {when}. "
-        "sequential / continuous: the engines in-process (no serving layer; continuous is "
-        "the ceiling of http). http: serve_config.yaml's generator through the ingress, "
-        "streamed /v1/completions; http-sequential: the one-sequence-per-step generator "
-        "behind the same path (today's before continuous batching). Client and servers "
-        "share the 2 cores.",
+        f"closed loop, {args.duration:g} s per point in {args.rounds} windows, each after "
+        f"{args.warmup:g} s warm-up, the set-ups taking turns window by window (this box's "
+        "speed drifts by up to 2x within a minute); tokens/s counts the tokens delivered "
+        f"inside the windows; greedy, one torch thread, model {args.model_dir.name} on "
+        f"{args.device}; {when}. sequential / continuous: our engines in-process (no "
+        "serving layer; continuous is the ceiling of http). transformers: Hugging Face's "
+        "ContinuousBatchingManager (paged cache, its own thread) in-process, the library "
+        "engine we measured ours against. http: serve_config.yaml's generator through the "
+        "ingress, streamed /v1/completions; http-sequential: the one-sequence-per-step "
+        "generator behind the same path, on the same cluster (today's before continuous "
+        "batching). Client and servers share the 2 cores.",
         "",
         "| setup | c | tokens/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -246,8 +354,7 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         return "-" if x is None else f"{x:.1f}"
 
     for r in results:
-        # No request both started after the warm-up and ended inside the window.
-        tps = f"{r['tokens_per_s']:.0f}" if r["requests"] else "none ended in the window"
+        tps = f"{r['tokens_per_s']:.0f}" if r["tokens_per_s"] else "no token in the windows"
         lines.append(
             f"| {r['setup']} | {r['concurrency']} | {tps} | "
             f"{f(r['ttft_p50_ms'])} | {f(r['ttft_p99_ms'])} | {f(r['itl_p50_ms'])} | "
@@ -288,6 +395,11 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             parts = [
                 f"c={c}: continuous/sequential {cont['tokens_per_s'] / seq['tokens_per_s']:.2f}x"
             ]
+            hf = by.get(("transformers", c))
+            if hf and hf["tokens_per_s"]:
+                parts.append(
+                    f"continuous/transformers {cont['tokens_per_s'] / hf['tokens_per_s']:.2f}x"
+                )
             if http:
                 parts.append(f"http/sequential {http['tokens_per_s'] / seq['tokens_per_s']:.2f}x")
                 parts.append(f"http/continuous {http['tokens_per_s'] / cont['tokens_per_s']:.0%}")
@@ -311,9 +423,14 @@ def main(argv: list[str] | None = None) -> None:
         "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 16, 32]
     )
     parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--duration", type=float, default=8.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--setups", default="sequential,continuous,http,http-sequential")
+    parser.add_argument(
+        "--duration", type=float, default=9.0, help="measured seconds per point, all rounds"
+    )
+    parser.add_argument("--warmup", type=float, default=1.5, help="seconds before each window")
+    parser.add_argument("--rounds", type=int, default=3, help="windows per point, interleaved")
+    parser.add_argument(
+        "--setups", default="sequential,continuous,transformers,http,http-sequential"
+    )
     parser.add_argument("--stream-interval", type=int, default=None)
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model_repository" / "tiny-gpt2")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
@@ -325,14 +442,34 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
     setups = args.setups.split(",")
-    runs: list[Run] = []
-    for engine in ("sequential", "continuous"):
-        if engine in setups:
-            runs += in_process(engine, args.model_dir, args)
-    if "http" in setups:
-        runs += over_http(args)
-    if "http-sequential" in setups:
-        runs += over_http(args, engine="sequential")
+    points: dict[str, Point] = {}
+    stops: list[Callable[[], None]] = []
+    pooled: dict[tuple[str, int], Run] = {}
+    try:
+        for engine in ("sequential", "continuous"):
+            if engine in setups:
+                points[engine] = in_process(engine, args.model_dir, args)
+        if "transformers" in setups:
+            points["transformers"], stop = transformers_cb(args.model_dir, args)
+            stops.append(stop)
+        if "http" in setups or "http-sequential" in setups:
+            served, stop = over_http(args)
+            stops.append(stop)
+            points |= {s: served[s] for s in ("http", "http-sequential") if s in setups}
+        # Set-ups take turns, a window each, round after round: this box's speed drifts
+        # by up to 2x within a minute (a fixed Python loop took 0.17-0.38 s back to back),
+        # so a ratio of set-ups measured minutes apart measures the drift as well.
+        for _ in range(args.rounds):
+            for c in args.concurrency:
+                for setup in (s for s in setups if s in points):
+                    run = points[setup](c, args.duration / args.rounds, args.warmup)
+                    pooled.setdefault((setup, c), Run(setup, c)).add(run)
+        runs = sorted(pooled.values(), key=lambda r: (setups.index(r.setup), r.concurrency))
+        for run in runs:
+            print(json.dumps(run.summary()), flush=True)
+    finally:
+        for stop in reversed(stops):
+            stop()
     results = [r.summary() for r in runs]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")

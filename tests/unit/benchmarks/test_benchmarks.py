@@ -531,12 +531,13 @@ def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
     results = [
         row("sequential", 16, 500, 30),
         row("continuous", 16, 4000, 20),
+        row("transformers", 16, 5000, 15),
         row("http", 16, 2000, 40, {"model": 0.25, "ingress": 0.125, "client": 0.125}),
         row("http-sequential", 16, 400, 50, {"model": 1.0}),
         row("http-sequential", 32, 0, 50) | {"requests": 0},
     ]
     args = argparse.Namespace(
-        tokens=64, duration=8.0, warmup=2.0, concurrency=[16], argv=["--x"],
+        tokens=64, duration=9.0, warmup=1.5, rounds=3, concurrency=[16], argv=["--x"],
         model_dir=Path("tiny-gpt2"), device="cpu",
     )  # fmt: skip
     text = generation.markdown(results, args)
@@ -544,6 +545,36 @@ def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
     assert "`python -m benchmarks.generation --x`" in text
     assert "| http | 16 | 0.125 | 0.125 | 0.250 | 0.500 |" in text  # client, ingress, model
     assert "| http-sequential | 16 | 0.000 | 0.000 | 1.000 | 1.000 |" in text
+    assert "continuous/transformers 0.80x" in text and "in 3 windows" in text
     assert "http/continuous 50%" in text and "http/http-sequential 5.00x" in text
     assert "TTFT p50 http/http-sequential 0.80x" in text and "http TTFT p99/p50 2.00" in text
-    assert "| http-sequential | 32 | none ended in the window |" in text
+    assert "| http-sequential | 32 | no token in the windows |" in text
+
+
+def test_generation_closed_loop_counts_tokens_inside_the_window_and_pools_windows() -> None:
+    """Tokens delivered in the window count whenever their request started; latencies
+    only from requests wholly inside it; two windows pool into one point."""
+    import asyncio
+
+    from benchmarks import generation
+
+    async def one() -> tuple[list[tuple[float, float]], float, list[float]]:
+        start = time.perf_counter()
+        events = []
+        for _ in range(4):  # 4 tokens, 50 ms apart: a request lasts 0.2 s
+            await asyncio.sleep(0.05)
+            events.append((time.perf_counter(), 1.0))
+        return events, events[0][0] - start, [0.05] * 3
+
+    pooled = generation.Run("x", 2)
+    for _ in range(2):
+        run = generation.Run("x", 2)
+        asyncio.run(generation.closed_loop(run, one, duration=0.5, warmup=0.1))
+        pooled.add(run)
+    summary = pooled.summary()
+    # 2 workers x 20 tokens/s, give or take the sleeps' overshoot.
+    assert 25 < summary["tokens_per_s"] <= 40
+    assert pooled.seconds == 1.0 and pooled.made >= pooled.tokens
+    # Requests straddling an edge add tokens but no latency sample.
+    assert 0 < len(pooled.ttft) < pooled.made / 4
+    assert summary["ttft_p50_ms"] is not None and 40 < summary["ttft_p50_ms"] < 100
