@@ -115,7 +115,7 @@ bench: bootstrap
 # Text generation alone (benchmarks/generation.py, ~3 min): the one-sequence generator and
 # continuous batching in-process, and this app's generator over HTTP on a private cluster.
 bench-generation: bootstrap models
-	$(BIN)/python -m benchmarks.generation --results benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.generation --stream-interval-ab 4,16 --results benchmarks/RESULTS.md
 
 bench-peers: bootstrap
 	NAIVE=0 PEERS=1 COLD_START=0 GENERATION=0 CONCURRENCY=$${CONCURRENCY:-1,16,32} \

@@ -262,13 +262,22 @@ def over_http(args: argparse.Namespace) -> tuple[dict[str, Point], Callable[[], 
         if args.stream_interval is not None:
             gen.setdefault("batching", {})["stream_interval"] = args.stream_interval
         sequential = {**gen, "name": sequential_name, "engine": "sequential"}
-        app["args"]["generators"] = [gen, sequential]
+        compared = [
+            {
+                **gen,
+                "name": f"{GENERATOR}-si{n}",
+                "batching": gen["batching"] | {"stream_interval": n},
+            }
+            for n in args.stream_interval_ab
+        ]
+        app["args"]["generators"] = [gen, sequential, *compared]
         app["args"]["rate_limits"] = {"default": None}
         replica = deployment(app, GENERATOR)
         app["deployments"] = [
             deployment(app, "Ingress"),
             replica,
             {**replica, "name": sequential_name},
+            *({**replica, "name": g["name"]} for g in compared),
         ]
         return {**cfg, "applications": [app]}
 
@@ -316,10 +325,13 @@ def over_http(args: argparse.Namespace) -> tuple[dict[str, Point], Callable[[], 
 
         return point
 
-    return {
+    points = {
         "http": point_of("http", GENERATOR),
         "http-sequential": point_of("http-sequential", sequential_name),
-    }, cluster.stop
+    }
+    for n in args.stream_interval_ab:
+        points[f"http-si{n}"] = point_of(f"http-si{n}", f"{GENERATOR}-si{n}")
+    return points, cluster.stop
 
 
 SECTION = "## Text generation"
@@ -414,6 +426,26 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                         f"http TTFT p99/p50 {http['ttft_p99_ms'] / http['ttft_p50_ms']:.2f}"
                     )
             lines.append("- " + ", ".join(parts))
+    compared = sorted({r["setup"] for r in results if r["setup"].startswith("http-si")})
+    if compared:
+        lines += [
+            "",
+            "stream_interval A/B (`--stream-interval-ab`): the http generator with another "
+            "stream_interval, its turn beside http's on the same cluster; tokens/s against http.",
+            "",
+        ]
+        for c in args.concurrency:
+            http = by.get(("http", c))
+            pairs = [(s, by.get((s, c))) for s in compared]
+            if http and http["tokens_per_s"]:
+                lines.append(
+                    f"- c={c}: "
+                    + ", ".join(
+                        f"{s}/http {r['tokens_per_s'] / http['tokens_per_s']:.2f}x"
+                        for s, r in pairs
+                        if r
+                    )
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -432,6 +464,12 @@ def main(argv: list[str] | None = None) -> None:
         "--setups", default="sequential,continuous,transformers,http,http-sequential"
     )
     parser.add_argument("--stream-interval", type=int, default=None)
+    parser.add_argument(
+        "--stream-interval-ab",
+        type=lambda s: [int(x) for x in s.split(",")] if s else [],
+        default=[],
+        help="also http-siN: the http generator with stream_interval N, on the same cluster",
+    )
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model_repository" / "tiny-gpt2")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     parser.add_argument(
@@ -441,7 +479,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=None, help="RESULTS.md to write into")
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
-    setups = args.setups.split(",")
+    setups = args.setups.split(",") + [f"http-si{n}" for n in args.stream_interval_ab]
     points: dict[str, Point] = {}
     stops: list[Callable[[], None]] = []
     pooled: dict[tuple[str, int], Run] = {}
@@ -452,10 +490,10 @@ def main(argv: list[str] | None = None) -> None:
         if "transformers" in setups:
             points["transformers"], stop = transformers_cb(args.model_dir, args)
             stops.append(stop)
-        if "http" in setups or "http-sequential" in setups:
+        if any(s.startswith("http") for s in setups):
             served, stop = over_http(args)
             stops.append(stop)
-            points |= {s: served[s] for s in ("http", "http-sequential") if s in setups}
+            points |= {s: served[s] for s in served if s in setups}
         # Set-ups take turns, a window each, round after round: this box's speed drifts
         # by up to 2x within a minute (a fixed Python loop took 0.17-0.38 s back to back),
         # so a ratio of set-ups measured minutes apart measures the drift as well.

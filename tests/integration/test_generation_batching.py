@@ -24,7 +24,7 @@ def test_knobs_are_listed(client: httpx.Client) -> None:
         "max_num_batched_tokens": 2048,
         "max_cache_tokens": 65536,
         "max_waiting_seqs": 64,
-        "stream_interval": 4,
+        "stream_interval": 8,
     }
     assert card["batching"]["max_batch_size"] == 32
 

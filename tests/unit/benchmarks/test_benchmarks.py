@@ -534,6 +534,7 @@ def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
         row("transformers", 16, 5000, 15),
         row("http", 16, 2000, 40, {"model": 0.25, "ingress": 0.125, "client": 0.125}),
         row("http-sequential", 16, 400, 50, {"model": 1.0}),
+        row("http-si4", 16, 1600, 40),
         row("http-sequential", 32, 0, 50) | {"requests": 0},
     ]
     args = argparse.Namespace(
@@ -546,6 +547,7 @@ def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
     assert "| http | 16 | 0.125 | 0.125 | 0.250 | 0.500 |" in text  # client, ingress, model
     assert "| http-sequential | 16 | 0.000 | 0.000 | 1.000 | 1.000 |" in text
     assert "continuous/transformers 0.80x" in text and "in 3 windows" in text
+    assert "- c=16: http-si4/http 0.80x" in text
     assert "http/continuous 50%" in text and "http/http-sequential 5.00x" in text
     assert "TTFT p50 http/http-sequential 0.80x" in text and "http TTFT p99/p50 2.00" in text
     assert "| http-sequential | 32 | no token in the windows |" in text
