@@ -2,8 +2,8 @@
 # One benchmark run on this machine's CPU, written to benchmarks/RESULTS.md:
 #   1. the raw model ceiling (benchmarks/raw_model.py, in-process, before any cluster starts
 #      so nothing else competes for the cores), for each workload's text length;
-#   1b. (PEERS=1) Infinity, the peer embedding server, on the same weights, swept with each
-#      workload (and c=1 through wrk), alone on the machine (benchmarks/peer_infinity.sh);
+#   1b. (PEERS=1) Infinity, the peer embedding server, on the same weights, started
+#      (benchmarks/peer_infinity.sh) and swept in turns with this app in 3 (below);
 #   2. the naive app (benchmarks/naive_app.py) on a stock Ray Serve cluster (FAST_PATH=off:
 #      what a naive deployment gets), swept with each workload;
 #   3. serve_config.yaml (this app) on a cluster started as `make up` starts it (the
@@ -27,6 +27,7 @@
 #   WORDS (32)  SMALL_TEXTS (1)  SMALL_WORDS (8)  PROCESSES (2)  BATCH_SIZES (1,8,32,128)
 #   RAW_TEXTS (512)  CPU_REQUESTS (300)  PROFILE_SECONDS (10)  COLD_START (1)  OUT_DIR (benchmarks/out)  RESULTS (benchmarks/RESULTS.md)
 #   PEERS (1 on CPU: the Infinity section; installs it into its own venv the first time)
+#   PEER_TURNS (3: this app and Infinity sweep in that many turns each, benchmarks/turns.py)
 #   BENCH_NOTE (a line added to RESULTS.md's notes)
 #   GENERATION (1: then benchmarks/generation.py into RESULTS.md's "Text generation")
 #   BACKEND, QUANTIZE (this app's models[].backend / quantize instead of serve_config.yaml's)
@@ -72,6 +73,8 @@ CPU_REQUESTS=${CPU_REQUESTS:-300}
 PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 REPLICA_THREADS=${REPLICA_THREADS:-1}
 PEERS=${PEERS:-1}
+PEER_TURNS=${PEER_TURNS:-3}
+TURN_DURATION=$(awk -v d="$DURATION" -v t="$PEER_TURNS" 'BEGIN { print d / t }')
 NAIVE=${NAIVE:-1}
 GENERATION=${GENERATION:-1}
 OUT_DIR=${OUT_DIR:-$ROOT/benchmarks/out}
@@ -232,18 +235,36 @@ cpu_cost() { # LABEL KEY: CPU ms per small request in each role (proxy, ingress,
 }
 
 if [[ $PEERS == 1 ]]; then
-  echo "== peer: Infinity $INFINITY_VERSION ($INFINITY_ENGINE engine), same weights, alone"
+  # Started now and left running: it takes turns with this app below (turns).
+  echo "== peer: Infinity $INFINITY_VERSION ($INFINITY_ENGINE engine), same weights"
   infinity_install
   PEER_PORT=$(free_ports 1)
   infinity_start "$PEER_PORT"
-  export SWEEP_URL=http://127.0.0.1:$PEER_PORT SWEEP_METRICS_URL=
-  ! command -v wrk >/dev/null ||
-    CONCURRENCY=1 sweep infinity-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk --api-key ""
-  sweep infinity-small "$SMALL_TEXTS" "$SMALL_WORDS" --api-key ""
-  sweep infinity-batch "$TEXTS" "$WORDS" --api-key ""
-  unset SWEEP_URL SWEEP_METRICS_URL
-  infinity_stop
 fi
+
+# TUNED_WORKLOAD TEXTS WORDS [loadgen args...]: this app's sweep tuned-WORKLOAD and, with
+# PEERS=1, Infinity's infinity-WORKLOAD, in PEER_TURNS turns of DURATION / PEER_TURNS
+# seconds per step, one server's turn after the other's, each pooled by benchmarks/turns.py
+# (which says why: this box's speed drifts by up to 2x within a minute). The server whose
+# turn it is not idles meanwhile.
+turns() {
+  local workload=$1 texts=$2 words=$3 turn tuned=() peer=()
+  shift 3
+  if [[ $PEERS != 1 ]]; then
+    API_KEY=$API_KEY sweep "tuned-$workload" "$texts" "$words" "$@"
+    return
+  fi
+  for turn in $(seq "$PEER_TURNS"); do
+    DURATION=$TURN_DURATION API_KEY=$API_KEY sweep "tuned-$workload-t$turn" "$texts" "$words" "$@"
+    DURATION=$TURN_DURATION SWEEP_URL=http://127.0.0.1:$PEER_PORT SWEEP_METRICS_URL= \
+      sweep "infinity-$workload-t$turn" "$texts" "$words" "$@" --api-key ""
+    tuned+=("$OUT_DIR/tuned-$workload-t$turn.json")
+    peer+=("$OUT_DIR/infinity-$workload-t$turn.json")
+  done
+  "$PY" -m benchmarks.turns --label "tuned-$workload" --out "$OUT_DIR/tuned-$workload.json" "${tuned[@]}"
+  "$PY" -m benchmarks.turns --label "infinity-$workload" --out "$OUT_DIR/infinity-$workload.json" \
+    "${peer[@]}"
+}
 
 if [[ $NAIVE == 1 ]]; then
   echo "== naive app (benchmarks/naive_app.py) on stock Ray Serve"
@@ -268,10 +289,11 @@ C1_SECTION= WRK= FLOOR= FLOOR_NOTE= FLOOR_RUNS=
 if command -v wrk >/dev/null; then
   WRK=1
   [[ $PROFILE != cpu || $NAIVE != 1 ]] || FLOOR=1 # the c=1 floor (below): CPU only
-  CONCURRENCY=1 API_KEY=$API_KEY sweep tuned-c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk
+  CONCURRENCY=1 turns c1-wrk "$SMALL_TEXTS" "$SMALL_WORDS" --engine wrk
 fi
-API_KEY=$API_KEY sweep tuned-small "$SMALL_TEXTS" "$SMALL_WORDS"
-API_KEY=$API_KEY sweep tuned-batch "$TEXTS" "$WORDS"
+turns small "$SMALL_TEXTS" "$SMALL_WORDS"
+turns batch "$TEXTS" "$WORDS"
+[[ $PEERS != 1 ]] || infinity_stop
 cpu_cost tuned "$API_KEY"
 if [[ $NAIVE == 1 ]]; then
   # The same app with one model call per request (max_calls_in_flight: null): what the
@@ -372,7 +394,9 @@ if [[ $PEERS == 1 ]]; then
   PEER_NOTE=$(cat <<JSON
 ,
     "infinity: infinity-emb $INFINITY_VERSION (engine $INFINITY_ENGINE, its defaults otherwise) serving the same",
-    "weights directory, alone on the machine before any cluster started (benchmarks/peer_infinity.sh)."
+    "weights directory (benchmarks/peer_infinity.sh), swept in $PEER_TURNS turns with tuned, one server's",
+    "turn after the other's while the other idled, each pooled (benchmarks/turns.py: counts summed, latency",
+    "percentiles the median of the turns')."
 JSON
   )
 fi
@@ -418,5 +442,6 @@ JSON
 # RESULTS.md's "Text generation" section.
 if [[ $GENERATION == 1 ]]; then
   echo "== text generation (benchmarks/generation.py)"
-  "$PY" -m benchmarks.generation --out "$OUT_DIR/generation.json" --results "$RESULTS"
+  "$PY" -m benchmarks.generation --stream-interval-ab 4,16 --out "$OUT_DIR/generation.json" \
+    --results "$RESULTS"
 fi

@@ -580,3 +580,32 @@ def test_generation_closed_loop_counts_tokens_inside_the_window_and_pools_window
     # Requests straddling an edge add tokens but no latency sample.
     assert 0 < len(pooled.ttft) < pooled.made / 4
     assert summary["ttft_p50_ms"] is not None and 40 < summary["ttft_p50_ms"] < 100
+
+
+def test_turns_pool_counts_and_take_the_median_of_percentiles() -> None:
+    from benchmarks import turns
+
+    def step(ok: int, elapsed: float, p99: float, errors: dict | None = None) -> dict:
+        failed = sum((errors or {}).values())
+        return {
+            "mode": "closed", "concurrency": 4, "rate": None, "requests": ok + failed,
+            "ok": ok, "errors": errors or {}, "elapsed_s": elapsed, "req_per_s": ok / elapsed,
+            "items_per_s": 8 * ok / elapsed, "p50_ms": p99 / 2, "p90_ms": p99 * 0.9,
+            "p99_ms": p99, "mean_ms": p99 / 2, "max_ms": p99 * 2, "client_cpu": 0.2,
+        }  # fmt: skip
+
+    reports = [
+        {"label": f"t{i}", "steps": [step(ok, 5.0, p99, errors)]}
+        for i, (ok, p99, errors) in enumerate(
+            [(500, 40.0, None), (1000, 10.0, {"503": 2}), (600, 900.0, {"503": 1})]
+        )
+    ]
+    pooled = turns.pool(reports)
+    (s,) = pooled["steps"]
+    assert s["ok"] == 2100 and s["elapsed_s"] == 15.0 and s["requests"] == 2103
+    assert s["req_per_s"] == pytest.approx(140.0) and s["items_per_s"] == pytest.approx(1120.0)
+    assert s["p99_ms"] == 40.0 and s["max_ms"] == 1800.0  # one slow turn moves the max only
+    assert s["errors"] == {"503": 3} and pooled["turns"] == 3
+    reports[1]["steps"][0]["concurrency"] = 16
+    with pytest.raises(ValueError, match="different steps"):
+        turns.pool(reports)
