@@ -244,17 +244,23 @@ fi
 
 # TUNED_WORKLOAD TEXTS WORDS [loadgen args...]: this app's sweep tuned-WORKLOAD and, with
 # PEERS=1, Infinity's infinity-WORKLOAD, in PEER_TURNS turns of DURATION / PEER_TURNS
-# seconds per step, one server's turn after the other's, each pooled by benchmarks/turns.py
+# seconds per step, one server's turn after the other's, for small and batch after a turn
+# of the raw ceiling (raw-WORDS, measured first above too), each pooled by benchmarks/turns.py
 # (which says why: this box's speed drifts by up to 2x within a minute). The server whose
 # turn it is not idles meanwhile.
 turns() {
-  local workload=$1 texts=$2 words=$3 turn tuned=() peer=()
+  local workload=$1 texts=$2 words=$3 turn tuned=() peer=() raw=()
   shift 3
   if [[ $PEERS != 1 ]]; then
     API_KEY=$API_KEY sweep "tuned-$workload" "$texts" "$words" "$@"
     return
   fi
   for turn in $(seq "$PEER_TURNS"); do
+    if [[ $workload == small || $workload == batch ]]; then # the ceiling takes a turn too
+      "$PY" -m benchmarks.raw_model --batch-sizes "$BATCH_SIZES" --texts "$RAW_TEXTS" \
+        --text-length "$words" --source "$MODEL_SOURCE" --json "$OUT_DIR/raw-$words-t$turn.json"
+      raw+=("$OUT_DIR/raw-$words-t$turn.json")
+    fi
     DURATION=$TURN_DURATION API_KEY=$API_KEY sweep "tuned-$workload-t$turn" "$texts" "$words" "$@"
     DURATION=$TURN_DURATION SWEEP_URL=http://127.0.0.1:$PEER_PORT SWEEP_METRICS_URL= \
       sweep "infinity-$workload-t$turn" "$texts" "$words" "$@" --api-key ""
@@ -264,6 +270,7 @@ turns() {
   "$PY" -m benchmarks.turns --label "tuned-$workload" --out "$OUT_DIR/tuned-$workload.json" "${tuned[@]}"
   "$PY" -m benchmarks.turns --label "infinity-$workload" --out "$OUT_DIR/infinity-$workload.json" \
     "${peer[@]}"
+  ((${#raw[@]} == 0)) || "$PY" -m benchmarks.turns --out "$OUT_DIR/raw-$words.json" "${raw[@]}"
 }
 
 if [[ $NAIVE == 1 ]]; then

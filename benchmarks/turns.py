@@ -12,7 +12,9 @@ pools each server's turns into the file report.py reads, as if one sweep:
 * a latency percentile is the median of the turns' values (the turns' raw samples are
   not kept; a median of p99s is not a p99, but it is robust to one slow turn, and the
   file says so), the max the largest;
-* client CPU is the mean; replica counts and stage breakdowns are the middle turn's.
+* client CPU is the mean; replica counts and stage breakdowns are the middle turn's;
+* the in-process ceiling (raw_model.py files) takes its turn too, before this app's:
+  texts and seconds summed per batch size.
 
     python -m benchmarks.turns --out tuned-small.json tuned-small-t1.json tuned-small-t2.json
 """
@@ -59,10 +61,37 @@ def pool_steps(turns: list[dict[str, Any]]) -> dict[str, Any]:
     return pooled
 
 
+def pool_raw(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """raw_model.py files (the same batch sizes in each), pooled: texts and seconds summed
+    per batch size, the batch p50 the median of the turns'."""
+    sizes = {tuple(s["batch_size"] for s in r["steps"]) for r in reports}
+    if len(sizes) != 1:
+        raise ValueError(f"the turns ran different batch sizes: {sorted(sizes)}")
+    steps = []
+    for i, first in enumerate(reports[0]["steps"]):
+        turns = [r["steps"][i] for r in reports]
+        texts = sum(t["texts"] for t in turns)
+        elapsed = sum(t["elapsed_s"] for t in turns)
+        steps.append(
+            first
+            | {
+                "texts": texts,
+                "batches": sum(t["batches"] for t in turns),
+                "elapsed_s": elapsed,
+                "texts_per_s": texts / elapsed if elapsed else 0.0,
+                "batch_p50_ms": statistics.median(t["batch_p50_ms"] for t in turns),
+            }
+        )
+    return reports[0] | {"steps": steps, "turns": len(reports)}
+
+
 def pool(reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sweep files of one server (the same steps in each), pooled into one."""
+    """Sweep files of one server (the same steps in each), or raw_model.py files of the
+    in-process ceiling, pooled into one."""
     if not reports:
         raise ValueError("no turns to pool")
+    if all("batch_size" in s for r in reports for s in r["steps"]):
+        return pool_raw(reports)
     shapes = {tuple((s["mode"], s["concurrency"], s["rate"]) for s in r["steps"]) for r in reports}
     if len(shapes) != 1:
         raise ValueError(f"the turns swept different steps: {sorted(shapes)}")

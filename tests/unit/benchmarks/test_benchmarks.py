@@ -609,3 +609,21 @@ def test_turns_pool_counts_and_take_the_median_of_percentiles() -> None:
     reports[1]["steps"][0]["concurrency"] = 16
     with pytest.raises(ValueError, match="different steps"):
         turns.pool(reports)
+
+
+def test_turns_pool_the_raw_ceiling_per_batch_size() -> None:
+    from benchmarks import turns
+
+    def raw(seconds: float, p50: float) -> dict:
+        steps = [
+            {"batch_size": b, "texts": 512, "batches": 512 // b, "elapsed_s": seconds * b,
+             "texts_per_s": 512 / (seconds * b), "batch_p50_ms": p50 * b}
+            for b in (1, 8)
+        ]  # fmt: skip
+        return {"label": "raw model (in-process)", "steps": steps}
+
+    pooled = turns.pool([raw(1.0, 5.0), raw(3.0, 9.0), raw(2.0, 7.0)])
+    one, eight = pooled["steps"]
+    assert one["texts"] == 1536 and one["elapsed_s"] == 6.0 and one["texts_per_s"] == 256.0
+    assert eight["texts_per_s"] == 32.0 and eight["batch_p50_ms"] == 56.0
+    assert pooled["turns"] == 3
