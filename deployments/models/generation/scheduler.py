@@ -23,8 +23,9 @@ sequences make ~2700 tokens/s where one-at-a-time steps make ~490.
 
 Why not transformers' ContinuousBatchingManager (transformers 5.24 here): measured
 beside this scheduler in one run (benchmarks/generation.py, the set-ups taking turns),
-it is level with it on this CPU, not faster: ours made 1.05x its tokens/s at
-concurrency 1, 0.87x at 4, 0.93x at 16 and 1.20x at 32 (RESULTS.md, Text generation).
+it is level with it on this CPU, not faster: in two runs ours made 1.05x and 1.14x its
+tokens/s at concurrency 1, 0.87x and 0.73x at 4, 0.93x and 0.92x at 16, 1.20x and 1.07x
+at 32 (RESULTS.md, Text generation).
 And it draws every request's samples from one manager-wide seed
 (``ContinuousBatchingConfig.seed``), so a seeded request's output would depend on its
 neighbours in the batch; this replica also needs stop sequences decided on detokenized
