@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -594,7 +595,7 @@ def test_turns_pool_counts_and_take_the_median_of_percentiles() -> None:
             "p99_ms": p99, "mean_ms": p99 / 2, "max_ms": p99 * 2, "client_cpu": 0.2,
         }  # fmt: skip
 
-    reports = [
+    reports: list[dict[str, Any]] = [
         {"label": f"t{i}", "steps": [step(ok, 5.0, p99, errors)]}
         for i, (ok, p99, errors) in enumerate(
             [(500, 40.0, None), (1000, 10.0, {"503": 2}), (600, 900.0, {"503": 1})]
