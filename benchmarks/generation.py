@@ -101,6 +101,34 @@ class Run:
         }
 
 
+@dataclass
+class Deliveries:
+    """One in-process request's deliveries as they come, each with the request's token
+    count so far: its TTFT, a gap per token (a delivery's gap shared by the tokens it
+    carried) and the (time, tokens) events ``closed_loop`` counts."""
+
+    sent: float
+    tokens: int = 0
+    last: float = 0.0
+    ttft: float = 0.0
+    gaps: list[float] = field(default_factory=list)
+    events: Events = field(default_factory=list)
+
+    def add(self, now: float, total: int) -> None:
+        new = total - self.tokens
+        if new <= 0:
+            return
+        if self.tokens == 0:
+            self.ttft = now - self.sent
+        else:
+            self.gaps += [(now - self.last) / new] * new
+        self.events.append((now, float(new)))
+        self.tokens, self.last = total, now
+
+    def report(self) -> tuple[Events, float, list[float]]:
+        return self.events, self.ttft, self.gaps
+
+
 async def closed_loop(run: Run, one: One, duration: float, warmup: float) -> None:
     """``run.concurrency`` workers, each sending its next request when the last ended.
     Throughput counts the tokens delivered between ``warmup`` and ``warmup + duration``
@@ -160,20 +188,10 @@ def in_process(engine: str, model_dir: Path, args: argparse.Namespace) -> Point:
     )
 
     async def one() -> tuple[Events, float, list[float]]:
-        sent = time.perf_counter()
-        last, ttft, gaps, tokens, events = sent, 0.0, [], 0, []
+        stream = Deliveries(time.perf_counter())
         async for chunk in gen.generate(request):
-            now = time.perf_counter()
-            new = chunk.completion_tokens - tokens
-            if new <= 0:
-                continue
-            if tokens == 0:
-                ttft = now - sent
-            else:
-                gaps += [(now - last) / new] * new
-            events.append((now, float(new)))
-            tokens, last = chunk.completion_tokens, now
-        return events, ttft, gaps
+            stream.add(time.perf_counter(), chunk.completion_tokens)
+        return stream.report()
 
     return window(engine, one)
 
@@ -217,23 +235,14 @@ def transformers_cb(model_dir: Path, args: argparse.Namespace) -> tuple[Point, C
 
     async def one() -> tuple[Events, float, list[float]]:
         results: asyncio.Queue[Any] = asyncio.Queue()
-        sent = time.perf_counter()
+        stream = Deliveries(time.perf_counter())
         rid = manager.add_request(prompt, max_new_tokens=args.tokens, streaming=True)
         manager.register_result_handler(rid, results.put_nowait)
-        last, ttft, gaps, tokens, events = sent, 0.0, [], 0, []
         while True:
             out = await results.get()
-            now = time.perf_counter()
-            new = len(out.generated_tokens) - tokens
-            if new > 0:
-                if tokens == 0:
-                    ttft = now - sent
-                else:
-                    gaps += [(now - last) / new] * new
-                events.append((now, float(new)))
-                tokens, last = tokens + new, now
+            stream.add(time.perf_counter(), len(out.generated_tokens))
             if out.is_finished():
-                return events, ttft, gaps
+                return stream.report()
 
     return window("transformers", one), lambda: manager.stop(block=True)
 

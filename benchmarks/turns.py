@@ -30,7 +30,7 @@ from typing import Any
 PERCENTILE_KEYS = ("p50_ms", "p90_ms", "p99_ms", "mean_ms")
 
 
-def pool_steps(turns: list[dict[str, Any]]) -> dict[str, Any]:
+def pool_steps(turns: list[dict[str, Any]], items_per_request: int) -> dict[str, Any]:
     """One step (the same concurrency) of every turn, pooled."""
     middle = turns[len(turns) // 2]
     pooled = dict(middle)
@@ -40,9 +40,6 @@ def pool_steps(turns: list[dict[str, Any]]) -> dict[str, Any]:
     for t in turns:
         for status, n in t["errors"].items():
             errors[status] = errors.get(status, 0) + n
-    items_per_request = (
-        turns[0]["items_per_s"] / turns[0]["req_per_s"] if turns[0]["req_per_s"] else 1
-    )
     pooled |= {
         "requests": sum(t["requests"] for t in turns),
         "ok": ok,
@@ -96,7 +93,10 @@ def pool(reports: list[dict[str, Any]]) -> dict[str, Any]:
     if len(shapes) != 1:
         raise ValueError(f"the turns swept different steps: {sorted(shapes)}")
     first = reports[0]
-    steps = [pool_steps([r["steps"][i] for r in reports]) for i in range(len(first["steps"]))]
+    items = first["workload"]["texts_per_request"]
+    steps = [
+        pool_steps([r["steps"][i] for r in reports], items) for i in range(len(first["steps"]))
+    ]
     return first | {
         "steps": steps,
         "turns": len(reports),

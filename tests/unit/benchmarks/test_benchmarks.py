@@ -596,7 +596,11 @@ def test_turns_pool_counts_and_take_the_median_of_percentiles() -> None:
         }  # fmt: skip
 
     reports: list[dict[str, Any]] = [
-        {"label": f"t{i}", "steps": [step(ok, 5.0, p99, errors)]}
+        {
+            "label": f"t{i}",
+            "workload": {"texts_per_request": 8},
+            "steps": [step(ok, 5.0, p99, errors)],
+        }
         for i, (ok, p99, errors) in enumerate(
             [(500, 40.0, None), (1000, 10.0, {"503": 2}), (600, 900.0, {"503": 1})]
         )
