@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One benchmark run on this machine's CPU, written to benchmarks/RESULTS.md:
 #   1. the raw model ceiling (benchmarks/raw_model.py, in-process, before any cluster starts
-#      so nothing else competes for the cores), for each workload's text length;
+#      so nothing else competes for the cores), for each workload's text length (with
+#      PEERS=1 in turns with the servers instead, in 3);
 #   1b. (PEERS=1) Infinity, the peer embedding server, on the same weights, started
 #      (benchmarks/peer_infinity.sh) and swept in turns with this app in 3 (below);
 #   2. the naive app (benchmarks/naive_app.py) on a stock Ray Serve cluster (FAST_PATH=off:
@@ -85,10 +86,14 @@ unset FAST_PATH RAY_TMPDIR SWEEP_URL SWEEP_METRICS_URL # each cluster below pick
 [[ $PEERS != 1 ]] || source "$ROOT/benchmarks/peer_infinity.sh"
 
 echo "== raw model ceiling"
-for words in "$SMALL_WORDS" "$WORDS"; do
-  "$PY" -m benchmarks.raw_model --batch-sizes "$BATCH_SIZES" --texts "$RAW_TEXTS" \
-    --text-length "$words" --source "$MODEL_SOURCE" --json "$OUT_DIR/raw-$words.json"
-done
+# With PEERS=1 each workload's ceiling takes turns with the servers instead (turns, below).
+# (An if, not `||`: set -e does not stop at a failure inside an || list.)
+if [[ $PEERS != 1 ]]; then
+  for words in "$SMALL_WORDS" "$WORDS"; do
+    "$PY" -m benchmarks.raw_model --batch-sizes "$BATCH_SIZES" --texts "$RAW_TEXTS" \
+      --text-length "$words" --source "$MODEL_SOURCE" --json "$OUT_DIR/raw-$words.json"
+  done
+fi
 # The bare call of a lone small request with the threads a model replica gets (Ray sets
 # OMP_NUM_THREADS from num_cpus: 1 for serve_config.yaml's 0.5 CPU).
 "$PY" -m benchmarks.raw_model --batch-sizes 1 --texts 256 --threads "$REPLICA_THREADS" \
@@ -245,7 +250,7 @@ fi
 # TUNED_WORKLOAD TEXTS WORDS [loadgen args...]: this app's sweep tuned-WORKLOAD and, with
 # PEERS=1, Infinity's infinity-WORKLOAD, in PEER_TURNS turns of DURATION / PEER_TURNS
 # seconds per step, one server's turn after the other's, for small and batch after a turn
-# of the raw ceiling (raw-WORDS, measured first above too), each pooled by benchmarks/turns.py
+# of the raw ceiling (raw-WORDS, then not measured up front), each pooled by benchmarks/turns.py
 # (which says why: this box's speed drifts by up to 2x within a minute). The server whose
 # turn it is not idles meanwhile.
 turns() {
@@ -270,7 +275,9 @@ turns() {
   "$PY" -m benchmarks.turns --label "tuned-$workload" --out "$OUT_DIR/tuned-$workload.json" "${tuned[@]}"
   "$PY" -m benchmarks.turns --label "infinity-$workload" --out "$OUT_DIR/infinity-$workload.json" \
     "${peer[@]}"
-  ((${#raw[@]} == 0)) || "$PY" -m benchmarks.turns --out "$OUT_DIR/raw-$words.json" "${raw[@]}"
+  if ((${#raw[@]})); then
+    "$PY" -m benchmarks.turns --out "$OUT_DIR/raw-$words.json" "${raw[@]}"
+  fi
 }
 
 if [[ $NAIVE == 1 ]]; then
