@@ -25,7 +25,9 @@ class Settings(BaseSettings):
         "themselves. Re-read whenever it changes, so keys rotate without a restart.",
     )
     jwt_secret_file: Path | None = Field(
-        None, description="File holding the HS256 shared secret (at least 32 bytes)."
+        None,
+        description="File holding the HS256 shared secret (at least 32 bytes), byte for "
+        "byte; only one final line ending is dropped.",
     )
     jwt_public_key_file: Path | None = Field(
         None, description="PEM public key that verifies RS256 (RSA) or ES256 (P-256) tokens."

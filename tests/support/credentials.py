@@ -36,7 +36,9 @@ def _jwk(public_jwk: str, kid: str, alg: str) -> Any:
 class JwtIssuer:
     """An identity provider: signs tokens with HS256, RS256 (kid rsa-1) and ES256 (kid ec-1)."""
 
-    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Text, as identity providers hand out client secrets, and written with a final
+    # newline as `echo` would; binary secrets have their own unit test.
+    secret: bytes = field(default_factory=lambda: secrets.token_urlsafe(48).encode())
     rsa_key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
@@ -58,7 +60,7 @@ class JwtIssuer:
     def write(self, directory: Path) -> dict[str, str]:
         """Write the secret and the JWKS; return the RSIC_* settings that point at them."""
         secret_file = directory / "jwt_secret"
-        secret_file.write_bytes(self.secret)
+        secret_file.write_bytes(self.secret + b"\n")
         secret_file.chmod(0o600)
         jwks_file = directory / "jwks.json"
         jwks_file.write_text(json.dumps(self.jwks()))

@@ -152,6 +152,31 @@ def test_short_hs256_secret_fails_closed(issuer: JwtIssuer, tmp_path: Path) -> N
     assert "not accepted" in rejected(verifier, short)
 
 
+@pytest.mark.parametrize(
+    ("secret", "file_bytes"),
+    [
+        (b"\r" + b"k" * 31 + b" ", b"\r" + b"k" * 31 + b" "),  # edge bytes are key material
+        (b"\n" + b"\x00" * 32 + b"\t", b"\n" + b"\x00" * 32 + b"\t"),
+        (b"s" * 40, b"s" * 40 + b"\n"),  # echo's newline is not
+        (b"s" * 40, b"s" * 40 + b"\r\n"),
+        (b"s" * 40 + b"\n", b"s" * 40 + b"\n\n"),  # only one line ending goes
+    ],
+    ids=["edge-whitespace", "binary", "echo-newline", "crlf", "one-ending-only"],
+)
+def test_hs256_secret_file_is_read_byte_for_byte(
+    tmp_path: Path, secret: bytes, file_bytes: bytes
+) -> None:
+    verifier = JwtVerifier(
+        Settings(
+            jwt_secret_file=_write(tmp_path / "secret", file_bytes),
+            jwt_audience=AUDIENCE,
+            jwt_issuer=ISSUER,
+        )
+    )
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 60}
+    assert verifier.verify(_hs256(claims, secret)).subject == f"jwt:{ISSUER}#x"
+
+
 def test_settings_require_audience_and_issuer_with_any_jwt_key(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="JWT_AUDIENCE and RSIC_JWT_ISSUER"):
         Settings(jwt_jwks_file=tmp_path / "jwks.json", jwt_issuer=ISSUER)
