@@ -251,7 +251,7 @@ def over_http(args: argparse.Namespace) -> tuple[dict[str, Point], Callable[[], 
     """One private cluster serving two generators: serve_config.yaml's (``http``) and the
     same one with the sequential engine (``http-sequential``), so their points can take
     turns. The points by set-up, and the cluster's stop."""
-    import httpx
+    import aiohttp
 
     from benchmarks.cpu_cost import cpu_by_role
     from tests.support.live_cluster import GENERATOR, base_config, deployment, start_cluster
@@ -295,26 +295,29 @@ def over_http(args: argparse.Namespace) -> tuple[dict[str, Point], Callable[[], 
     def point_of(setup: str, model: str) -> Point:
         payload = {"model": model, "prompt": PROMPT, "max_tokens": args.tokens}
         payload |= {"temperature": 0, "stream": True, "ignore_eos": True}
+        body = json.dumps(payload).encode()
 
         def point(c: int, duration: float, warmup: float) -> Run:
             run = Run(setup, c)
 
             async def main() -> None:
-                limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
-                async with httpx.AsyncClient(
+                # aiohttp, as vLLM's benchmark_serving uses: the client shares the 2 cores
+                # with the servers, so its CPU per token is taken from theirs.
+                connector = aiohttp.TCPConnector(limit=c)
+                async with aiohttp.ClientSession(
                     base_url=cluster.base_url,
-                    headers=cluster.auth_headers(),
-                    timeout=120,
-                    limits=limits,
+                    headers=cluster.auth_headers() | {"Content-Type": "application/json"},
+                    timeout=aiohttp.ClientTimeout(total=120),
+                    connector=connector,
                 ) as client:
 
                     async def one() -> tuple[Events, float, list[float]]:
                         sent = time.perf_counter()
                         ttft, arrivals = 0.0, []
-                        async with client.stream("POST", "/v1/completions", json=payload) as r:
+                        async with client.post("/v1/completions", data=body) as r:
                             r.raise_for_status()
-                            async for line in r.aiter_lines():
-                                if line.startswith("data: {"):
+                            async for line in r.content:
+                                if line.startswith(b"data: {"):
                                     arrivals.append(time.perf_counter())
                         # Byte-level text: a chunk is a token or a few (held-back bytes),
                         # so each chunk counts as an equal share of the tokens.
