@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -50,10 +51,40 @@ KEY_SCOPES = {
 }
 
 
+# Ports handed out by free_port in this process: never twice in one session.
+_GIVEN_PORTS: set[int] = set()
+# Above Ray's worker ports (10002-19999 by default).
+_PORT_BAND_LOW = 20000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, below the kernel's ephemeral range. A port from bind(0) is an
+    ephemeral one, which any later bind(0) or outgoing connection of Ray's may take
+    before our process binds it: a fresh-clone `make test` lost test_head_restart's
+    cluster to HAProxy's stats port that way ("cannot bind socket (Address already in
+    use)" on port 41867).
+    """
+    high = _ephemeral_low()
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(_PORT_BAND_LOW, high)
+        if port in _GIVEN_PORTS:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("0.0.0.0", port))  # HAProxy binds every address
+        except OSError:
+            continue
+        _GIVEN_PORTS.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORT_BAND_LOW}-{high - 1}")
 
 
 def base_config() -> dict[str, Any]:
