@@ -39,11 +39,8 @@ unset FAST_PATH RAY_TMPDIR
 read -r RAY_PORT DASHBOARD_PORT METRICS_PORT CLIENT_PORT AGENT_PORT AGENT_GRPC_PORT \
   RUNTIME_ENV_AGENT_PORT SERVE_PORT HAPROXY_STATS_PORT HAPROXY_METRICS_PORT \
   FALLBACK_PROXY_PORT < <("$PY" -c '
-import socket
-socks = [socket.socket() for _ in range(11)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))')
+from tests.support.live_cluster import free_port  # below the ephemeral range: see there
+print(*(free_port() for _ in range(11)))')
 export RAY_PORT DASHBOARD_PORT METRICS_PORT CLIENT_PORT AGENT_PORT AGENT_GRPC_PORT \
   RUNTIME_ENV_AGENT_PORT SERVE_PORT HAPROXY_STATS_PORT HAPROXY_METRICS_PORT FALLBACK_PROXY_PORT
 export RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fast_path import env_sh_values
+from tests.support.live_cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 REDIS_SH = ROOT / "cluster" / "local" / "redis.sh"
@@ -21,12 +21,6 @@ REDIS_SH = ROOT / "cluster" / "local" / "redis.sh"
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server not installed (make bootstrap)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_start_demands_its_password_and_stop_leaves_nothing(tmp_path: Path) -> None:
