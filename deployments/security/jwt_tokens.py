@@ -33,7 +33,7 @@ def _secret(raw: bytes) -> bytes:
     whitespace byte about once in twenty, and stripping it (as this once did) made every
     HS256 token fail to verify.
     """
-    secret = raw.removesuffix(b"\n").removesuffix(b"\r") if raw.endswith(b"\n") else raw
+    secret = raw[:-2] if raw.endswith(b"\r\n") else raw.removesuffix(b"\n")
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"the HS256 secret must be at least {MIN_SECRET_BYTES} bytes")
     return secret

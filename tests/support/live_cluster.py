@@ -72,9 +72,8 @@ def free_port() -> int:
     use)" on port 41867).
     """
     high = _ephemeral_low()
-    rng = random.Random()
     for _ in range(1000):
-        port = rng.randrange(_PORT_BAND_LOW, high)
+        port = random.randrange(_PORT_BAND_LOW, high)
         if port in _GIVEN_PORTS:
             continue
         try:
