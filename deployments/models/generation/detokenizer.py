@@ -21,7 +21,11 @@ class IncrementalDecoder:
         self._read = 0  # tokens whose text was already emitted
 
     def add(self, token_id: int) -> str:
-        self._ids.append(token_id)
+        return self.extend([token_id])
+
+    def extend(self, token_ids: list[int]) -> str:
+        """The text that ``token_ids`` add (two decodes however many they are)."""
+        self._ids += token_ids
         prefix_text = self._decode(self._ids[self._prefix : self._read])
         text = self._decode(self._ids[self._prefix :])
         if len(text) > len(prefix_text) and not text.endswith(REPLACEMENT):

@@ -11,6 +11,11 @@ class StopMatcher:
         self._pending = ""
         self.stopped = False
 
+    @property
+    def active(self) -> bool:
+        """Whether there is any stop to look for (``feed`` passes text through if not)."""
+        return bool(self._stops)
+
     def feed(self, delta: str) -> str:
         """Text that is safe to emit now; once a stop is seen, what came before it."""
         if self.stopped:

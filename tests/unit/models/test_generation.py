@@ -75,6 +75,13 @@ def test_incremental_decoding_matches_whole_decoding(tiny_gpt2: Path, text: str)
     assert all("\ufffd" not in d for d in deltas)
     if not text.isascii():
         assert "" in deltas[:-1], "expected some token to hold back a partial character"
+    # Tokens decoded a chunk at a time (no stop sequences) give the same text, with the
+    # same holding back, wherever the chunks split a character.
+    for size in (2, 3, 8):
+        chunked = IncrementalDecoder(decode)
+        parts = [chunked.extend(ids[i : i + size]) for i in range(0, len(ids), size)]
+        parts.append(chunked.flush())
+        assert "".join(parts) == text and all("\ufffd" not in p for p in parts)
 
 
 def test_completion_request_validation() -> None:
