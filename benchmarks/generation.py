@@ -358,8 +358,9 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         f"`{command}` (benchmarks/generation.py; `make bench-generation`): prompt "
         f"{len(PROMPT)} chars, {args.tokens} output tokens per request with ignore_eos, "
-        f"closed loop, {args.duration:g} s per point in {args.rounds} windows, each after "
-        f"{args.warmup:g} s warm-up, the set-ups taking turns window by window (this box's "
+        f"closed loop, {args.duration:g} s per point ({args.duration_at_1:g} s at c=1) in "
+        f"{args.rounds} windows, each after {args.warmup:g} s warm-up, the set-ups taking "
+        "turns window by window, each round starting one set-up further along (this box's "
         "speed drifts by up to 2x within a minute); tokens/s counts the tokens delivered "
         f"inside the windows; greedy, one torch thread, model {args.model_dir.name} on "
         f"{args.device}; {when}. sequential / continuous: our engines in-process (no "
@@ -470,6 +471,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--duration", type=float, default=9.0, help="measured seconds per point, all rounds"
     )
+    parser.add_argument(
+        "--duration-at-1", type=float, default=18.0, help="measured seconds at concurrency 1"
+    )
     parser.add_argument("--warmup", type=float, default=1.5, help="seconds before each window")
     parser.add_argument("--rounds", type=int, default=3, help="windows per point, interleaved")
     parser.add_argument(
@@ -509,10 +513,17 @@ def main(argv: list[str] | None = None) -> None:
         # Set-ups take turns, a window each, round after round: this box's speed drifts
         # by up to 2x within a minute (a fixed Python loop took 0.17-0.38 s back to back),
         # so a ratio of set-ups measured minutes apart measures the drift as well.
-        for _ in range(args.rounds):
+        # Each round starts one set-up further along, so none always follows the same
+        # one: at c=1 the set-up right after the in-process ones had a 1.2-1.3x TTFT in
+        # two runs where three identical ones did not.
+        # A lone stream ends a tenth as many requests as 16 do (~30 in 9 s here): c=1
+        # points get --duration-at-1 (18 s) so its TTFT p50 rests on twice as many.
+        turns = [s for s in setups if s in points]
+        for r in range(args.rounds):
             for c in args.concurrency:
-                for setup in (s for s in setups if s in points):
-                    run = points[setup](c, args.duration / args.rounds, args.warmup)
+                seconds = (args.duration_at_1 if c == 1 else args.duration) / args.rounds
+                for setup in turns[r % len(turns) :] + turns[: r % len(turns)]:
+                    run = points[setup](c, seconds, args.warmup)
                     pooled.setdefault((setup, c), Run(setup, c)).add(run)
         runs = sorted(pooled.values(), key=lambda r: (setups.index(r.setup), r.concurrency))
         for run in runs:

@@ -539,7 +539,8 @@ def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
         row("http-sequential", 32, 0, 50) | {"requests": 0},
     ]
     args = argparse.Namespace(
-        tokens=64, duration=9.0, warmup=1.5, rounds=3, concurrency=[16], argv=["--x"],
+        tokens=64, duration=9.0, duration_at_1=18.0, warmup=1.5, rounds=3, concurrency=[16],
+        argv=["--x"],
         model_dir=Path("tiny-gpt2"), device="cpu",
     )  # fmt: skip
     text = generation.markdown(results, args)
@@ -548,6 +549,7 @@ def test_generation_section_states_the_goal_ratios_and_cpu_per_token() -> None:
     assert "| http | 16 | 0.125 | 0.125 | 0.250 | 0.500 |" in text  # client, ingress, model
     assert "| http-sequential | 16 | 0.000 | 0.000 | 1.000 | 1.000 |" in text
     assert "continuous/transformers 0.80x" in text and "in 3 windows" in text
+    assert "9 s per point (18 s at c=1)" in text
     assert "- c=16: http-si4/http 0.80x" in text
     assert "http/continuous 50%" in text and "http/http-sequential 5.00x" in text
     assert "TTFT p50 http/http-sequential 0.80x" in text and "http TTFT p99/p50 2.00" in text
