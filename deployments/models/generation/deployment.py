@@ -274,7 +274,7 @@ class TextGenerator:
         stops = StopMatcher(request.stop)
         # Stop sequences are matched on the text as each token adds to it; without them
         # tokens are decoded once per chunk: two tokenizer calls a token were a tenth of
-        # the event loop's time at 16 streams (py-spy, benchmarks/RESULTS.md).
+        # the event loop's GIL time at 16 streams (py-spy, benchmarks/README.md).
         text_per_token = stops.active
         produced = sent = 0
         pending = ""  # text of tokens not sent yet

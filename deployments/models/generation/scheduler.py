@@ -67,8 +67,10 @@ class Sequence:
 
     Tokens wait in the sequence until its reader takes them; the reader is woken once
     ``wake_after`` are ready (it sets the count its next chunk needs), when the sequence
-    ends, or on an engine error, rather than at every step: a reader's wake-up costs as
-    much event-loop time as the rest of its token's path (py-spy, 16 streams).
+    ends, or on an engine error, rather than at every step. With a wake-up and two
+    tokenizer calls per token, the replica's event loop held the GIL 0.94x as long as
+    the decode thread at 16 streams over HTTP; with both per chunk, 0.71x (py-spy,
+    benchmarks/README.md "generation.py").
     """
 
     prompt_ids: list[int]
@@ -84,9 +86,9 @@ class Sequence:
     length: int = 0  # tokens of this sequence in the cache
     next_token: int = -1  # sampled, not yet fed to the model
     rng: torch.Generator = field(default_factory=torch.Generator)
-    _ready: list[Token] = field(default_factory=list)
-    _error: Exception | None = None
-    _waiter: asyncio.Future[None] | None = None
+    _ready: list[Token] = field(default_factory=list, init=False, repr=False)
+    _error: Exception | None = field(default=None, init=False, repr=False)
+    _waiter: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.seed is None:
