@@ -513,9 +513,8 @@ def main(argv: list[str] | None = None) -> None:
         # Set-ups take turns, a window each, round after round: this box's speed drifts
         # by up to 2x within a minute (a fixed Python loop took 0.17-0.38 s back to back),
         # so a ratio of set-ups measured minutes apart measures the drift as well.
-        # Each round starts one set-up further along, so none always follows the same
-        # one: at c=1 the set-up right after the in-process ones had a 1.2-1.3x TTFT in
-        # two runs where three identical ones did not.
+        # Each round starts one set-up further along, so none always gets the same
+        # place in the round (benchmarks/README.md: a c=1 TTFT gap not yet explained).
         # A lone stream ends a tenth as many requests as 16 do (~30 in 9 s here): c=1
         # points get --duration-at-1 (18 s) so its TTFT p50 rests on twice as many.
         turns = [s for s in setups if s in points]
