@@ -21,7 +21,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Any
 
 import torch
@@ -266,7 +265,7 @@ class TextGenerator:
             )
             # Before the first chunk: a full waiting line is still a plain 503.
             self._batcher.submit(batched)
-            next_tokens = partial(_take, batched)
+            next_tokens = batched.take
         self._metrics.started(len(prompt_ids))
         yield GenerationChunk(prompt_tokens=len(prompt_ids))
 
@@ -360,9 +359,3 @@ class TextGenerator:
                 f"the context window of model {self._args.name} ({self._lm.context} tokens)",
                 param="max_tokens",
             )
-
-
-async def _take(seq: Sequence, wanted: int) -> list[Token]:
-    """Every token the engine made for ``seq``, once ``wanted`` are ready (or it ended)."""
-    seq.wake_after = wanted
-    return await seq.take()

@@ -66,8 +66,8 @@ class Sequence:
     drops a done sequence before its next step.
 
     Tokens wait in the sequence until its reader takes them; the reader is woken once
-    ``wake_after`` are ready (it sets the count its next chunk needs), when the sequence
-    ends, or on an engine error, rather than at every step. With a wake-up and two
+    as many are ready as its next chunk needs, when the sequence ends, or on an engine
+    error, rather than at every step. With a wake-up and two
     tokenizer calls per token, the replica's event loop held the GIL 0.94x as long as
     the decode thread at 16 streams over HTTP; with both per chunk, 0.71x (py-spy,
     benchmarks/README.md "generation.py").
@@ -81,12 +81,12 @@ class Sequence:
     seed: int | None
     eos_ids: set[int]
     done: bool = False
-    wake_after: int = 1
     produced: int = 0
     length: int = 0  # tokens of this sequence in the cache
     next_token: int = -1  # sampled, not yet fed to the model
     rng: torch.Generator = field(default_factory=torch.Generator)
     _ready: list[Token] = field(default_factory=list, init=False, repr=False)
+    _wanted: int = field(default=1, init=False, repr=False)  # by the waiting reader
     _error: Exception | None = field(default=None, init=False, repr=False)
     _waiter: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
 
@@ -99,7 +99,7 @@ class Sequence:
     def deliver(self, token: int, logprob: TokenLogprob | None, at: float) -> None:
         """The engine's side (event loop): one more token for the reader."""
         self._ready.append((token, logprob, at))
-        if self.done or len(self._ready) >= self.wake_after:
+        if self.done or len(self._ready) >= self._wanted:
             self._wake()
 
     def fail(self, error: Exception) -> None:
@@ -109,11 +109,12 @@ class Sequence:
         self._error = error
         self._wake()
 
-    async def take(self) -> list[Token]:
-        """The reader's side: every token ready, once ``wake_after`` are (fewer if the
+    async def take(self, wanted: int = 1) -> list[Token]:
+        """The reader's side: every token ready, once ``wanted`` are (fewer if the
         sequence ended); raises the engine's error once no token is left before it."""
+        self._wanted = wanted
         while self._error is None and (
-            not self._ready or (len(self._ready) < self.wake_after and not self.done)
+            not self._ready or (len(self._ready) < wanted and not self.done)
         ):
             self._waiter = asyncio.get_running_loop().create_future()
             try:

@@ -32,8 +32,7 @@ async def until_blocked(task: asyncio.Task[object]) -> None:
 def test_reader_wakes_when_its_chunk_is_ready() -> None:
     async def main() -> None:
         seq = sequence()
-        seq.wake_after = 3
-        reader = asyncio.create_task(seq.take())
+        reader = asyncio.create_task(seq.take(3))
         seq.deliver(7, None, 1.0)
         seq.deliver(8, None, 2.0)
         await until_blocked(reader)  # two of three: not woken
@@ -41,8 +40,7 @@ def test_reader_wakes_when_its_chunk_is_ready() -> None:
         assert await reader == [(7, None, 1.0), (8, None, 2.0), (9, None, 3.0)]
         # Tokens already waiting are taken at once, however few.
         seq.deliver(10, None, 4.0)
-        seq.wake_after = 1
-        assert await seq.take() == [(10, None, 4.0)]
+        assert await seq.take(1) == [(10, None, 4.0)]
 
     asyncio.run(main())
 
@@ -50,8 +48,7 @@ def test_reader_wakes_when_its_chunk_is_ready() -> None:
 def test_a_sequence_that_ends_wakes_its_reader_with_what_is_left() -> None:
     async def main() -> None:
         seq = sequence()
-        seq.wake_after = 8
-        reader = asyncio.create_task(seq.take())
+        reader = asyncio.create_task(seq.take(8))
         seq.deliver(5, None, 1.0)
         await until_blocked(reader)
         seq.done = True  # the engine saw its last token (end of sequence, length)
@@ -64,11 +61,10 @@ def test_a_sequence_that_ends_wakes_its_reader_with_what_is_left() -> None:
 def test_an_engine_error_comes_after_the_tokens_before_it() -> None:
     async def main() -> None:
         seq = sequence()
-        seq.wake_after = 4
         seq.deliver(5, None, 1.0)
         seq.fail(RuntimeError("model broke"))
         assert seq.done
-        assert [t for t, _, _ in await seq.take()] == [5]
+        assert [t for t, _, _ in await seq.take(4)] == [5]
         with pytest.raises(RuntimeError, match="model broke"):
             await seq.take()
 
